@@ -1,0 +1,103 @@
+"""Which frames a model sees: apex policies, frame sampling, and temporal interpolation of clips.
+
+Datasets annotate onset, apex and offset, but not always well (SMIC has no apex), so the apex can be taken as the
+middle of the expression or spotted as the frame that moved most from the onset. Sequence models need a fixed
+number of frames, obtained by sampling or by blending neighbours; `interpolate_frames` goes further and synthesises
+in-between frames along the optical flow, to turn short macro-expression moves into micro-length sequences.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from mer_lightning.preprocess.flow import optical_flow
+
+APEX_MOTIONS = ("absdiff", "farneback", "dis", "tvl1")
+SAMPLING_MODES = ("uniform", "random")
+
+
+def middle_apex(onset: int, offset: int) -> int:
+    """The frame halfway between onset and offset (rounded down), for datasets without an apex annotation."""
+    if offset < onset:
+        raise ValueError(f"offset {offset} comes before onset {onset}")
+    return (onset + offset) // 2
+
+
+def spot_apex(frames: np.ndarray, onset: int, offset: int, motion: str = "absdiff") -> int:
+    """Index in `frames` of the frame in onset..offset that differs most from the onset frame.
+
+    `motion="absdiff"` scores frames by mean absolute intensity difference (cheap, but lighting changes count);
+    a flow method (`farneback`, `dis`, `tvl1`) scores them by mean optical-flow magnitude from the onset frame.
+    The first of equal scores wins, so a still clip gives the onset.
+    """
+    if not 0 <= onset <= offset < len(frames):
+        raise ValueError(f"need 0 <= onset <= offset < {len(frames)}, got onset={onset} offset={offset}")
+    if motion not in APEX_MOTIONS:
+        raise ValueError(f"unknown apex motion {motion!r}; choose one of {APEX_MOTIONS}")
+    reference = frames[onset]
+    if motion == "absdiff":
+        scores = [np.abs(frames[t].astype(np.float32) - reference.astype(np.float32)).mean()
+                  for t in range(onset, offset + 1)]
+    else:
+        scores = [np.linalg.norm(optical_flow(reference, frames[t], motion), axis=-1).mean()
+                  for t in range(onset, offset + 1)]
+    return onset + int(np.argmax(scores))
+
+
+def sample_indices(length: int, n: int, mode: str = "uniform", rng: np.random.Generator | None = None) -> np.ndarray:
+    """n frame indices (int64, non-decreasing) out of `length` frames; indices repeat when n > length.
+
+    `uniform` spreads them evenly from the first to the last frame; `random` picks one random frame in each of n
+    equal segments (TSN-style sampling, for augmentation), drawing from `rng`.
+    """
+    if length < 1 or n < 1:
+        raise ValueError(f"need at least one frame and one sample, got length={length} n={n}")
+    if mode == "uniform":
+        return np.linspace(0, length - 1, n).round().astype(np.int64)
+    if mode == "random":
+        rng = rng if rng is not None else np.random.default_rng()
+        edges = np.linspace(0, length, n + 1)
+        picks = edges[:-1] + rng.random(n) * np.diff(edges)
+        return np.minimum(np.floor(picks), length - 1).astype(np.int64)
+    raise ValueError(f"unknown sampling mode {mode!r}; choose one of {SAMPLING_MODES}")
+
+
+def temporal_interpolate(frames: np.ndarray, n: int) -> np.ndarray:
+    """(n, ...) float32 clip resampled to n frames evenly spaced over the original, each a linear blend of the two
+    nearest frames (the first and last frames are kept)."""
+    frames = np.asarray(frames, dtype=np.float32)
+    if n < 1 or len(frames) < 1:
+        raise ValueError(f"need at least one frame and n >= 1, got {len(frames)} frames and n={n}")
+    positions = np.linspace(0, len(frames) - 1, n)
+    lower = np.floor(positions).astype(np.int64)
+    upper = np.minimum(lower + 1, len(frames) - 1)
+    weight = (positions - lower).astype(np.float32).reshape((n,) + (1,) * (frames.ndim - 1))
+    return (1 - weight) * frames[lower] + weight * frames[upper]
+
+
+def interpolate_frames(first: np.ndarray, second: np.ndarray, n: int, method: str = "farneback") -> np.ndarray:
+    """n frames (n, H, W[, C]) uint8 synthesised between two frames by following the optical flow.
+
+    With F the flow from `first` to `second` and tau = k / (n + 1), frame k blends `first` warped forward by tau F
+    with `second` warped back by (1 - tau) F, weighted (1 - tau) and tau. Warps are backward look-ups at the
+    output pixel (the usual approximation that the flow is smooth), with edges replicated.
+    """
+    if first.shape != second.shape:
+        raise ValueError(f"interpolate_frames needs frames of one shape, got {first.shape} and {second.shape}")
+    flow = optical_flow(first, second, method)
+    height, width = first.shape[:2]
+    grid = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float32)
+    a, b = first.astype(np.float32), second.astype(np.float32)
+    out = []
+    for k in range(1, n + 1):
+        tau = k / (n + 1)
+        from_first = _warp(a, grid - tau * flow)
+        from_second = _warp(b, grid + (1 - tau) * flow)
+        out.append((1 - tau) * from_first + tau * from_second)
+    return np.clip(np.rint(np.stack(out)), 0, 255).astype(np.uint8).reshape((n,) + first.shape)
+
+
+def _warp(image: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """image sampled bilinearly at (x, y) `positions` (H, W, 2)."""
+    return cv2.remap(image, positions[..., 0], positions[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
