@@ -1,0 +1,38 @@
+# The two set-up commands are `make train` and `make test`; both install into .venv first when needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+TORCH := torch==2.14.1 torchvision==0.29.1
+UI_PORT ?= 5000
+
+.PHONY: help install train test test-fast ui bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+install: $(INSTALLED)  ## Create .venv and install torch, then this package (editable) with its dev extra
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+train: install  ## LOSO sweep on the synthetic default set; prints pooled UF1/UAR and where the summary run is
+	$(VENV)/bin/mer-train -m
+
+test: install  ## The whole test suite, slow tests included
+	$(PY) -m pytest
+
+test-fast: install  ## The test suite without the slow end-to-end tests
+	$(PY) -m pytest -m "not slow"
+
+ui: install  ## MLflow UI over mlruns/ on 127.0.0.1
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port $(UI_PORT)
+
+bench: install  ## Speed benchmarks (prints figures)
+	$(PY) -m benchmarks
+
+clean:  ## Remove generated data, caches and logs (keeps .venv and mlruns/)
+	rm -rf data/synthetic cache logs .pytest_cache

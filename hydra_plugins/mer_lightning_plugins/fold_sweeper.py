@@ -1,0 +1,92 @@
+"""The `folds` sweeper: a multirun over every fold of the configured protocol, then a summary run.
+
+`mer-train -m` with no fold named expands to all folds of the protocol on the configured dataset (every subject for
+LOSO), so nobody types a list of subjects; naming some (`protocol.test_subject=sub01,sub02`) runs only those. Other
+sweeps (`model=a,b`) multiply as with Hydra's basic sweeper, each combination being its own sweep with its own
+summary. Each fold is one job given to the configured launcher, so any Hydra launcher spreads the folds.
+"""
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobStatus
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FoldSweeperConf:
+    _target_: str = "hydra_plugins.mer_lightning_plugins.fold_sweeper.FoldSweeper"
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="folds", node=FoldSweeperConf, provider="mer_lightning")
+
+
+class FoldFailed(RuntimeError):
+    """Some folds of a sweep failed; the summary of the others was still written."""
+
+
+class FoldSweeper(Sweeper):
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context = hydra_context
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> Any:
+        from mer_lightning.summarize import print_summary  # imported here: Hydra imports every plugin at start-up
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        combinations = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0]
+        sweeps: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        fold_keys: dict[tuple[str, ...], str] = {}
+        for overrides in combinations:
+            config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            fold_key = f"protocol.{instantiate(config.protocol).fold_setting}"
+            rest = tuple(o for o in overrides if not o.startswith(f"{fold_key}="))
+            fold_keys[rest] = fold_key
+            sweeps[rest] += [o.split("=", 1)[1] for o in overrides if o.startswith(f"{fold_key}=")]
+
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        jobs: list[list[str]] = []
+        opened: list[tuple[str, DictConfig]] = []
+        for number, (rest, folds) in enumerate(sweeps.items()):
+            config = self.hydra_context.config_loader.load_sweep_config(self.config, list(rest))
+            protocol = instantiate(config.protocol)
+            folds = folds or protocol.folds(instantiate(config.dataset).clips())
+            sweep_id = f"{stamp}-{uuid.uuid4().hex[:6]}" + (f"-{number}" if len(sweeps) > 1 else "")
+            choices = config.hydra.runtime.choices
+            sweep_run_id = instantiate(config.logger).open_sweep(
+                sweep_id,
+                folds,
+                tags={"mer.dataset": str(choices.get("dataset")), "mer.model": str(config.model.name),
+                      "mer.protocol": str(choices.get("protocol")), "mer.overrides": " ".join(rest)},
+            )
+            opened.append((sweep_id, config))
+            for fold in folds:
+                jobs.append(
+                    [*rest, f"{fold_keys[rest]}={fold}", f"logger.sweep_id={sweep_id}", f"logger.sweep_run_id={sweep_run_id}"]
+                )
+        log.info("%d sweep(s), %d fold jobs", len(opened), len(jobs))
+        results = self.launcher.launch(jobs, initial_job_idx=0)
+
+        for sweep_id, config in opened:
+            tracker = instantiate(config.logger)
+            print_summary(tracker, sweep_id, tracker.summarize(sweep_id))
+        failed = [" ".join(job) for job, r in zip(jobs, results) if r.status == JobStatus.FAILED]
+        if failed:
+            raise FoldFailed(f"{len(failed)} fold job(s) failed (their summaries list them):\n" + "\n".join(failed))
+        return [results]

@@ -1,0 +1,142 @@
+"""The DataModule: a dataset's clips, through a preprocessing pipeline and a protocol, into batches.
+
+Inputs are computed once per clip into the disk cache (`prepare_data`), then held in memory as stacked tensors, so
+that a batch is one indexing operation. A batch is a dict of plain tensors: one entry per pipeline output, plus
+`label` and `clip_id` (the clip's position in `self.clips`, so predictions can be keyed by clip).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from mer_lightning.clip import Clip
+from mer_lightning.datasets.base import ClipDataset
+from mer_lightning.preprocess.cache import InputCache
+from mer_lightning.preprocess.pipeline import Pipeline
+from mer_lightning.preprocess.steps import PreprocessError
+from mer_lightning.protocols import Protocol, Split
+
+log = logging.getLogger(__name__)
+ON_ERROR = ("raise", "skip")
+
+
+class ClipTensors(Dataset):
+    """Stacked per-clip tensors; indexed by a list of positions it returns a whole batch at once."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors["label"])
+
+    def __getitem__(self, index: Sequence[int]) -> dict[str, torch.Tensor]:
+        index = torch.as_tensor(index)
+        return {key: value[index] for key, value in self.tensors.items()}
+
+
+class MERDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        dataset: ClipDataset,
+        pipeline: Pipeline,
+        protocol: Protocol,
+        cache_dir: str,
+        batch_size: int = 64,
+        eval_batch_size: int = 512,
+        on_error: str = "raise",
+    ) -> None:
+        super().__init__()
+        if on_error not in ON_ERROR:
+            raise ValueError(f"datamodule.on_error must be one of {ON_ERROR}, got {on_error!r}")
+        self.dataset = dataset
+        self.pipeline = pipeline
+        self.protocol = protocol
+        self.cache = InputCache(cache_dir, pipeline.settings)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.on_error = on_error
+        self.clips: list[Clip] = []
+        self.skipped: dict[str, str] = {}
+        self._arrays: dict[str, dict[str, np.ndarray]] = {}
+        self.split: Split | None = None
+        self._stages: dict[str, ClipTensors] = {}
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.dataset.class_names
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def num_channels(self, key: str) -> int:
+        """Channels of one input (dim 1 of its batches), for building a model to fit the data."""
+        return int(self._stages["train"].tensors[key].shape[1])
+
+    def prepare_data(self) -> None:
+        self._load()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._stages:
+            return
+        self._load()
+        for name, clips in (("train", self.split.train), ("val", self.split.val), ("test", self.split.test)):
+            self._stages[name] = self._tensors(clips)
+        log.info(
+            "fold %s: %d train, %d val, %d test clips; %d skipped",
+            self.protocol.fold, len(self.split.train), len(self.split.val), len(self.split.test), len(self.skipped),
+        )
+
+    def _load(self) -> None:
+        """Reads the clips, splits them, and fills the cache for every clip of the split."""
+        if self.split is not None:
+            return
+        clips = self.dataset.clips()
+        split = self.protocol.split(clips)
+        self._compute([*split.train, *split.val, *split.test])
+        self.split = Split(*([c for c in part if c.uid in self._arrays] for part in (split.train, split.val, split.test)))
+        self.clips = [*self.split.train, *self.split.val, *self.split.test]
+        if not self.split.train or not self.split.test:
+            raise ValueError(f"fold {self.protocol.fold}: no training or no test clips left after preprocessing")
+
+    def _compute(self, clips: list[Clip]) -> None:
+        for clip in clips:
+            try:
+                self._arrays[clip.uid] = self.cache.get_or_compute(clip, self.pipeline)
+            except PreprocessError as err:
+                if self.on_error == "raise":
+                    raise
+                self.skipped[clip.uid] = str(err)
+                log.warning("skipped %s", err)
+
+    def _tensors(self, clips: list[Clip]) -> ClipTensors:
+        position = {c.uid: i for i, c in enumerate(self.clips)}
+        arrays = [self._arrays[c.uid] for c in clips]
+        tensors = {
+            key: torch.from_numpy(np.stack([a[key] for a in arrays])) if arrays else torch.empty(0)
+            for key in self.pipeline.outputs
+        }
+        tensors["label"] = torch.tensor([c.label for c in clips], dtype=torch.long)
+        tensors["clip_id"] = torch.tensor([position[c.uid] for c in clips], dtype=torch.long)
+        return ClipTensors(tensors)
+
+    def _loader(self, stage: str, shuffle: bool) -> DataLoader:
+        data = self._stages[stage]
+        order = RandomSampler(data) if shuffle else SequentialSampler(data)
+        batch_size = self.batch_size if shuffle else self.eval_batch_size
+        return DataLoader(data, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,60 @@
+"""UF1, UAR, accuracy and confusion on label arrays, as MEGC 2019 defines them.
+
+UF1 is the mean over classes of F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c); UAR the mean over classes of
+TP_c / N_c. Headline figures pool the predictions of every fold before computing them. For one subject, whose
+ground truth may lack classes, `labels` restricts the means to the classes present in that subject's ground truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def confusion(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
+    """`C[i, j]` counts clips of true class i predicted as j."""
+    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def per_class_f1(matrix: np.ndarray) -> np.ndarray:
+    tp = np.diag(matrix).astype(float)
+    denominator = 2 * tp + (matrix.sum(axis=0) - tp) + (matrix.sum(axis=1) - tp)
+    return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+
+
+def per_class_recall(matrix: np.ndarray) -> np.ndarray:
+    tp = np.diag(matrix).astype(float)
+    support = matrix.sum(axis=1).astype(float)
+    return np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+
+
+def _classes(matrix: np.ndarray, labels: Sequence[int] | None) -> np.ndarray:
+    return np.arange(len(matrix)) if labels is None else np.asarray(sorted(set(labels)), dtype=int)
+
+
+def uf1(matrix: np.ndarray, labels: Sequence[int] | None = None) -> float:
+    """Unweighted (macro) F1 over `labels` (all classes when `None`)."""
+    return float(per_class_f1(matrix)[_classes(matrix, labels)].mean())
+
+
+def uar(matrix: np.ndarray, labels: Sequence[int] | None = None) -> float:
+    """Unweighted average recall over `labels` (all classes when `None`)."""
+    return float(per_class_recall(matrix)[_classes(matrix, labels)].mean())
+
+
+def accuracy(matrix: np.ndarray) -> float:
+    total = matrix.sum()
+    return float(np.trace(matrix) / total) if total else 0.0
+
+
+def scores(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int, present_only: bool = False) -> dict:
+    """UF1, UAR, accuracy and support; `present_only` averages over the classes in `y_true` (per-subject figures)."""
+    matrix = confusion(y_true, y_pred, num_classes)
+    labels = np.unique(np.asarray(y_true, dtype=int)) if present_only else None
+    return {"uf1": uf1(matrix, labels), "uar": uar(matrix, labels), "accuracy": accuracy(matrix), "n": int(matrix.sum())}

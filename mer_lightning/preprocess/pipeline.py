@@ -1,0 +1,50 @@
+"""A preprocessing pipeline: steps applied in order to each clip, keeping only the named outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mer_lightning.clip import Clip
+from mer_lightning.preprocess.steps import PreprocessError, Sample
+
+Step = Callable[[Sample], Sample]
+
+
+class Pipeline:
+    """`pipeline(clip)` -> `{output: float32 array}`; `settings` describes every step, for the cache key."""
+
+    def __init__(self, steps: Sequence[Step], outputs: Sequence[str]) -> None:
+        if not outputs:
+            raise ValueError("preprocessing.outputs is empty: name the inputs the model takes (e.g. [flow])")
+        self.steps = list(steps)
+        self.outputs = list(outputs)
+
+    @property
+    def settings(self) -> dict:
+        return {
+            "steps": [{"step": type(s).__qualname__, **_fields(s)} for s in self.steps],
+            "outputs": self.outputs,
+        }
+
+    def __call__(self, clip: Clip) -> dict[str, np.ndarray]:
+        sample: Sample = {"clip": clip}
+        for step in self.steps:
+            try:
+                sample = step(sample)
+            except PreprocessError as err:
+                raise PreprocessError(f"clip {clip.uid}: {err}") from err
+            except OSError as err:
+                raise PreprocessError(f"clip {clip.uid}: step {type(step).__name__} failed: {err}") from err
+        missing = [key for key in self.outputs if key not in sample]
+        if missing:
+            raise ValueError(f"preprocessing.outputs {missing} are not produced by any step (have {sorted(sample)})")
+        return {key: np.ascontiguousarray(sample[key], dtype=np.float32) for key in self.outputs}
+
+
+def _fields(step: Step) -> dict:
+    if dataclasses.is_dataclass(step):
+        return {f.name: getattr(step, f.name) for f in dataclasses.fields(step)}
+    return dict(vars(step))

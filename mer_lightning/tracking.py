@@ -1,0 +1,265 @@
+"""MLflow records: one run per fold, one summary run per sweep, and the pooled metrics that make the headline.
+
+A sweep opens its summary run first (tagged `mer.run_type=summary`, holding the list of expected folds), each fold
+run is its child (`mer.run_type=fold`, same `mer.sweep_id`), and `summarize` rebuilds the summary from whatever
+fold runs finished, naming the folds that are missing or failed. Headline UF1/UAR are computed on the predictions
+pooled over all folds (MEGC 2019), never averaged over folds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunStatus
+from pytorch_lightning.loggers import MLFlowLogger
+
+from mer_lightning import metrics
+from mer_lightning.clip import Clip
+
+log = logging.getLogger(__name__)
+PREDICTIONS = "predictions.csv"
+EXPECTED_FOLDS = "expected_folds.json"
+
+
+def git_sha() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
+    """Nested config as `a.b.c -> value` params (MLflow keeps 6000 characters of a value)."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)[:6000]
+    return flat
+
+
+def predictions_table(
+    clips: Sequence[Clip], clip_ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str]
+) -> pd.DataFrame:
+    """One row per test clip: clip, subject, dataset, label, prediction and the class probabilities."""
+    table = pd.DataFrame(
+        {
+            "clip": [clips[i].uid for i in clip_ids],
+            "subject": [clips[i].subject for i in clip_ids],
+            "dataset": [clips[i].dataset for i in clip_ids],
+            "label": labels.astype(int),
+            "prediction": probs.argmax(1).astype(int),
+        }
+    )
+    for index, name in enumerate(class_names):
+        table[f"p_{name}"] = probs[:, index]
+    return table
+
+
+@dataclass
+class Summary:
+    """Pooled and broken-down figures of a sweep, as logged to its summary run."""
+
+    pooled: dict[str, float]
+    per_class: pd.DataFrame
+    per_subject: pd.DataFrame
+    per_dataset: pd.DataFrame
+    confusion: np.ndarray
+    class_names: list[str]
+    missing_folds: list[str] = field(default_factory=list)
+    failed_folds: list[str] = field(default_factory=list)
+    run_id: str = ""
+
+    def report(self) -> str:
+        lines = [
+            f"pooled over {self.pooled['n']} clips: UF1 {self.pooled['uf1']:.4f}  UAR {self.pooled['uar']:.4f}  "
+            f"accuracy {self.pooled['accuracy']:.4f}",
+            "", "per class:", self.per_class.to_string(float_format="%.4f"),
+            "", "per subject (UF1/UAR over the classes in that subject's ground truth):",
+            self.per_subject.to_string(float_format="%.4f"),
+        ]
+        if len(self.per_dataset) > 1:
+            lines += ["", "per dataset:", self.per_dataset.to_string(float_format="%.4f")]
+        if self.missing_folds or self.failed_folds:
+            lines += ["", f"missing folds: {self.missing_folds}", f"failed folds: {self.failed_folds}"]
+        return "\n".join(lines)
+
+
+def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str]) -> Summary:
+    k = len(class_names)
+    confusion = metrics.confusion(table["label"], table["prediction"], k)
+    pooled = metrics.scores(table["label"], table["prediction"], k)
+    per_class = pd.DataFrame(
+        {"f1": metrics.per_class_f1(confusion), "recall": metrics.per_class_recall(confusion),
+         "support": confusion.sum(axis=1)},
+        index=pd.Index(class_names, name="class"),
+    )
+
+    def breakdown(column: str) -> pd.DataFrame:
+        rows = {
+            name: metrics.scores(group["label"], group["prediction"], k, present_only=column == "subject")
+            for name, group in table.groupby(column, sort=True)
+        }
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis(column)
+
+    return Summary(pooled, per_class, breakdown("subject"), breakdown("dataset"), confusion, list(class_names))
+
+
+def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
+    figure = Figure(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
+    axes = figure.add_subplot()
+    axes.imshow(confusion, cmap="Blues")
+    for (i, j), count in np.ndenumerate(confusion):
+        axes.text(j, i, str(count), ha="center", va="center", color="black")
+    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    axes.set_yticks(range(len(class_names)), class_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+class Tracker:
+    """Writes fold and summary runs to one MLflow experiment."""
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiment_name: str = "mer-lightning",
+        artifact_location: str | None = None,
+        sweep_id: str | None = None,
+        sweep_run_id: str | None = None,
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri)
+        self.sweep_id = sweep_id
+        self.sweep_run_id = sweep_run_id
+        experiment = self.client.get_experiment_by_name(experiment_name)
+        if experiment is None:
+            if artifact_location:
+                Path(artifact_location).mkdir(parents=True, exist_ok=True)
+                artifact_location = Path(artifact_location).resolve().as_uri()
+            self.experiment_id = self.client.create_experiment(experiment_name, artifact_location=artifact_location)
+        else:
+            self.experiment_id = experiment.experiment_id
+
+    # fold runs -------------------------------------------------------------------------------------------------
+
+    def start_fold(self, tags: Mapping[str, str], config: Mapping, config_yaml: str, run_name: str) -> str:
+        tags = {"mer.run_type": "fold", "mer.sweep_id": self.sweep_id or "", "mer.git_sha": git_sha(), **tags}
+        if self.sweep_run_id:
+            tags["mlflow.parentRunId"] = self.sweep_run_id
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
+        run_id = run.info.run_id
+        items = [Param(k, v) for k, v in flatten(config).items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start : start + 100])
+        self.client.log_text(run_id, config_yaml, "config.yaml")
+        return run_id
+
+    def lightning_logger(self, run_id: str) -> MLFlowLogger:
+        return MLFlowLogger(tracking_uri=self.tracking_uri, run_id=run_id, synchronous=False)
+
+    def record_fold(self, run_id: str, table: pd.DataFrame, class_names: Sequence[str], skipped: Mapping[str, str]) -> dict:
+        """Logs the fold's predictions, confusion matrix and skip list; returns its test scores."""
+        summary = summarize_predictions(table, class_names)
+        self.client.log_text(run_id, table.to_csv(index=False), PREDICTIONS)
+        self._log_confusion(run_id, summary.confusion, class_names, "fold confusion")
+        if skipped:
+            self.client.log_dict(run_id, dict(skipped), "skipped_clips.json")
+        return metrics.scores(table["label"], table["prediction"], len(class_names), present_only=True)
+
+    def end_run(self, run_id: str, failed: bool = False) -> None:
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED))
+
+    # sweeps ----------------------------------------------------------------------------------------------------
+
+    def open_sweep(self, sweep_id: str, expected_folds: Sequence[str], tags: Mapping[str, str]) -> str:
+        """The sweep's summary run, created before its folds so that they can name it as their parent."""
+        run = self.client.create_run(
+            self.experiment_id,
+            tags={"mer.run_type": "summary", "mer.sweep_id": sweep_id, "mer.git_sha": git_sha(), **tags},
+            run_name=f"summary {sweep_id}",
+        )
+        self.client.log_dict(run.info.run_id, list(expected_folds), EXPECTED_FOLDS)
+        return run.info.run_id
+
+    def _runs(self, sweep_id: str, run_type: str) -> list:
+        return self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`mer.sweep_id` = '{sweep_id}' and tags.`mer.run_type` = '{run_type}'",
+            order_by=["attributes.start_time ASC"],
+            max_results=50000,
+        )
+
+    def _download(self, run_id: str, path: str) -> Path:
+        directory = tempfile.mkdtemp(prefix="mer-")
+        return Path(self.client.download_artifacts(run_id, path, directory))
+
+    def summarize(self, sweep_id: str) -> Summary:
+        """Rebuilds the sweep's summary run from its fold runs (at the end of a sweep, or any time later)."""
+        summaries = self._runs(sweep_id, "summary")
+        if not summaries:
+            raise LookupError(f"no summary run for sweep {sweep_id!r} in experiment {self.experiment_id}")
+        summary_run = summaries[-1]
+        expected = json.loads(self._download(summary_run.info.run_id, EXPECTED_FOLDS).read_text())
+        finished: dict[str, pd.DataFrame] = {}
+        failed: set[str] = set()
+        class_names: list[str] = []
+        for run in self._runs(sweep_id, "fold"):
+            fold = run.data.tags.get("mer.fold", "")
+            if run.info.status == "FINISHED":
+                finished[fold] = pd.read_csv(self._download(run.info.run_id, PREDICTIONS))
+                class_names = json.loads(run.data.tags["mer.class_names"])
+                failed.discard(fold)
+            elif fold not in finished:
+                failed.add(fold)
+        if not finished:
+            raise LookupError(f"sweep {sweep_id!r}: no fold finished (failed: {sorted(failed)})")
+        table = pd.concat([finished[f] for f in sorted(finished)], ignore_index=True)
+        summary = summarize_predictions(table, class_names)
+        summary.failed_folds = sorted(failed)
+        summary.missing_folds = sorted(set(expected) - set(finished) - failed)
+        summary.run_id = summary_run.info.run_id
+        self._log_summary(summary_run.info.run_id, summary, table)
+        return summary
+
+    def _log_summary(self, run_id: str, summary: Summary, table: pd.DataFrame) -> None:
+        values = {key: summary.pooled[key] for key in ("uf1", "uar", "accuracy")}
+        values["n_clips"] = summary.pooled["n"]
+        values["n_folds_missing_or_failed"] = len(summary.missing_folds) + len(summary.failed_folds)
+        for name, row in summary.per_class.iterrows():
+            values[f"f1_{name}"], values[f"recall_{name}"] = row["f1"], row["recall"]
+        if len(summary.per_dataset) > 1:
+            for name, row in summary.per_dataset.iterrows():
+                values[f"{name}/uf1"], values[f"{name}/uar"] = row["uf1"], row["uar"]
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in values.items()])
+        self.client.log_text(run_id, table.to_csv(index=False), "pooled_predictions.csv")
+        self.client.log_text(run_id, summary.per_subject.to_csv(), "per_subject.csv")
+        self.client.log_text(run_id, summary.per_dataset.to_csv(), "per_dataset.csv")
+        self.client.log_text(run_id, summary.per_class.to_csv(), "per_class.csv")
+        self.client.log_dict(
+            run_id, {"missing": summary.missing_folds, "failed": summary.failed_folds}, "missing_or_failed_folds.json"
+        )
+        self.client.set_tag(run_id, "mer.folds_missing_or_failed", str(values["n_folds_missing_or_failed"]))
+        self._log_confusion(run_id, summary.confusion, summary.class_names, "pooled confusion")
+        self.end_run(run_id)
+
+    def _log_confusion(self, run_id: str, confusion: np.ndarray, class_names: Sequence[str], title: str) -> None:
+        self.client.log_dict(run_id, {"classes": list(class_names), "matrix": confusion.tolist()}, "confusion.json")
+        self.client.log_figure(run_id, confusion_figure(confusion, class_names, title), "confusion.png")
