@@ -98,7 +98,10 @@ def _crop_stack(stack: np.ndarray, box: Sequence[float], size: tuple[int, int]) 
 def crop_boxes(
     frames_or_image: np.ndarray, boxes: Sequence[Sequence[float]], size: int | Sequence[int]
 ) -> np.ndarray:
-    """(R, [T,] h, w[, C]) crops of an image or clip, one per box (x0, y0, x1, y1); zero where a box leaves the image."""
+    """(R, [T,] h, w[, C]) crops of an image or clip, one per box (x0, y0, x1, y1), zero where a box leaves the image.
+
+    A box covers the whole pixels it touches (its edges are rounded outwards).
+    """
     stack, lead, has_channels = _as_stack(frames_or_image)
     out_size = _height_width(size)
     crops = np.stack([_crop_stack(stack, box, out_size) for box in boxes])
