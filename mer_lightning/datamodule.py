@@ -135,8 +135,8 @@ class MERDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader("val", shuffle=False) if self.split.val else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)

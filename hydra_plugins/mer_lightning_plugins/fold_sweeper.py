@@ -15,6 +15,7 @@ from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobStatus
@@ -46,6 +47,12 @@ class FoldSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
+    def _load(self, overrides) -> DictConfig:
+        """One job's config, with `hydra:` interpolations resolvable as they are inside the job."""
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        HydraConfig.instance().set_config(config)
+        return config
+
     def sweep(self, arguments: list[str]) -> Any:
         from mer_lightning.summarize import print_summary  # imported here: Hydra imports every plugin at start-up
 
@@ -54,7 +61,7 @@ class FoldSweeper(Sweeper):
         sweeps: dict[tuple[str, ...], list[str]] = defaultdict(list)
         fold_keys: dict[tuple[str, ...], str] = {}
         for overrides in combinations:
-            config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            config = self._load(overrides)
             fold_key = f"protocol.{instantiate(config.protocol).fold_setting}"
             rest = tuple(o for o in overrides if not o.startswith(f"{fold_key}="))
             fold_keys[rest] = fold_key
@@ -64,7 +71,7 @@ class FoldSweeper(Sweeper):
         jobs: list[list[str]] = []
         opened: list[tuple[str, DictConfig]] = []
         for number, (rest, folds) in enumerate(sweeps.items()):
-            config = self.hydra_context.config_loader.load_sweep_config(self.config, list(rest))
+            config = self._load(rest)
             protocol = instantiate(config.protocol)
             folds = folds or protocol.folds(instantiate(config.dataset).clips())
             sweep_id = f"{stamp}-{uuid.uuid4().hex[:6]}" + (f"-{number}" if len(sweeps) > 1 else "")

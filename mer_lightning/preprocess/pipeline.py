@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -14,24 +14,28 @@ Step = Callable[[Sample], Sample]
 
 
 class Pipeline:
-    """`pipeline(clip)` -> `{output: float32 array}`; `settings` describes every step, for the cache key."""
+    """`pipeline(clip)` -> `{output: float32 array}`; `settings` describes every step, for the cache key.
 
-    def __init__(self, steps: Sequence[Step], outputs: Sequence[str]) -> None:
+    Steps come named (a mapping, as configs give them, so `preprocessing.steps.flow.method=dis` reaches one) and
+    run in order.
+    """
+
+    def __init__(self, steps: Mapping[str, Step], outputs: Sequence[str]) -> None:
         if not outputs:
             raise ValueError("preprocessing.outputs is empty: name the inputs the model takes (e.g. [flow])")
-        self.steps = list(steps)
+        self.steps = {name: step for name, step in steps.items() if step is not None}
         self.outputs = list(outputs)
 
     @property
     def settings(self) -> dict:
         return {
-            "steps": [{"step": type(s).__qualname__, **_fields(s)} for s in self.steps],
+            "steps": [{"name": n, "step": type(s).__qualname__, **_fields(s)} for n, s in self.steps.items()],
             "outputs": self.outputs,
         }
 
     def __call__(self, clip: Clip) -> dict[str, np.ndarray]:
         sample: Sample = {"clip": clip}
-        for step in self.steps:
+        for step in self.steps.values():
             try:
                 sample = step(sample)
             except PreprocessError as err:
