@@ -23,6 +23,7 @@ class Split:
 
 class Protocol(ABC):
     fold_setting: str
+    record_oracle: bool = False
 
     @abstractmethod
     def folds(self, clips: Sequence[Clip]) -> list[str]:
@@ -55,10 +56,13 @@ class LeaveOneSubjectOut(Protocol):
 
     fold_setting = "test_subject"
 
-    def __init__(self, test_subject: str | None = None, val_subjects: int = 0, seed: int = 0) -> None:
+    def __init__(
+        self, test_subject: str | None = None, val_subjects: int = 0, seed: int = 0, record_oracle: bool = False
+    ) -> None:
         self.test_subject = test_subject
         self.val_subjects = val_subjects
         self.seed = seed
+        self.record_oracle = record_oracle
 
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         return sorted({c.subject for c in clips})

@@ -28,6 +28,7 @@ from mer_lightning.clip import Clip
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.csv"
+EPOCH_PREDICTIONS = "epoch_predictions.csv"
 EXPECTED_FOLDS = "expected_folds.json"
 
 
@@ -83,6 +84,7 @@ class Summary:
     missing_folds: list[str] = field(default_factory=list)
     failed_folds: list[str] = field(default_factory=list)
     run_id: str = ""
+    oracle: dict[str, float] | None = None
 
     def report(self) -> str:
         lines = [
@@ -94,6 +96,9 @@ class Summary:
         ]
         if len(self.per_dataset) > 1:
             lines += ["", "per dataset:", self.per_dataset.to_string(float_format="%.4f")]
+        if self.oracle:
+            lines += ["", f"AUDIT ONLY, not a result: had each fold kept its best test epoch, UF1 would read "
+                          f"{self.oracle['uf1']:.4f} and UAR {self.oracle['uar']:.4f}"]
         if self.missing_folds or self.failed_folds:
             lines += ["", f"missing folds: {self.missing_folds}", f"failed folds: {self.failed_folds}"]
         return "\n".join(lines)
@@ -117,6 +122,12 @@ def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str]) -> Su
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis(column)
 
     return Summary(pooled, per_class, breakdown("subject"), breakdown("dataset"), confusion, list(class_names))
+
+
+def best_test_epoch(epochs: pd.DataFrame) -> pd.DataFrame:
+    """The predictions of the epoch with the best test accuracy (ties to the earliest): the oracle's choice."""
+    accuracy = (epochs["label"] == epochs["prediction"]).groupby(epochs["epoch"]).mean()
+    return epochs[epochs["epoch"] == accuracy.idxmax()]
 
 
 def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
@@ -184,6 +195,11 @@ class Tracker:
             self.client.log_dict(run_id, dict(skipped), "skipped_clips.json")
         return metrics.scores(table["label"], table["prediction"], len(class_names), present_only=True)
 
+    def record_epoch_predictions(self, run_id: str, table: pd.DataFrame) -> None:
+        """Per-epoch test predictions, kept for the oracle audit (`protocol.record_oracle=true`)."""
+        self.client.log_text(run_id, table.to_csv(index=False), EPOCH_PREDICTIONS)
+        self.client.set_tag(run_id, "mer.record_oracle", "true")
+
     def end_run(self, run_id: str, failed: bool = False) -> None:
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED))
 
@@ -219,6 +235,7 @@ class Tracker:
         summary_run = summaries[-1]
         expected = json.loads(self._download(summary_run.info.run_id, EXPECTED_FOLDS).read_text())
         finished: dict[str, pd.DataFrame] = {}
+        oracle: dict[str, pd.DataFrame] = {}
         failed: set[str] = set()
         class_names: list[str] = []
         for run in self._runs(sweep_id, "fold"):
@@ -226,6 +243,8 @@ class Tracker:
             if run.info.status == "FINISHED":
                 finished[fold] = pd.read_csv(self._download(run.info.run_id, PREDICTIONS))
                 class_names = json.loads(run.data.tags["mer.class_names"])
+                if run.data.tags.get("mer.record_oracle") == "true":
+                    oracle[fold] = best_test_epoch(pd.read_csv(self._download(run.info.run_id, EPOCH_PREDICTIONS)))
                 failed.discard(fold)
             elif fold not in finished:
                 failed.add(fold)
@@ -236,6 +255,9 @@ class Tracker:
         summary.failed_folds = sorted(failed)
         summary.missing_folds = sorted(set(expected) - set(finished) - failed)
         summary.run_id = summary_run.info.run_id
+        if oracle and set(oracle) == set(finished):
+            best = pd.concat(oracle.values(), ignore_index=True)
+            summary.oracle = metrics.scores(best["label"], best["prediction"], len(class_names))
         self._log_summary(summary_run.info.run_id, summary, table)
         return summary
 
@@ -243,6 +265,8 @@ class Tracker:
         values = {key: summary.pooled[key] for key in ("uf1", "uar", "accuracy")}
         values["n_clips"] = summary.pooled["n"]
         values["n_folds_missing_or_failed"] = len(summary.missing_folds) + len(summary.failed_folds)
+        if summary.oracle:
+            values["oracle_uf1"], values["oracle_uar"] = summary.oracle["uf1"], summary.oracle["uar"]
         for name, row in summary.per_class.iterrows():
             values[f"f1_{name}"], values[f"recall_{name}"] = row["f1"], row["recall"]
         if len(summary.per_dataset) > 1:

@@ -1,25 +1,37 @@
-"""`mer-train`: one fold of a protocol, from config to an MLflow fold run. `mer-train -m` runs every fold."""
+"""`mer-train`: one fold of a protocol, from config to an MLflow fold run. `mer-train -m` runs every fold.
+
+`mer-eval` is the same fold run with `fit: false` and a `checkpoint` per fold (conf/eval.yaml).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+from pathlib import Path
 
 import hydra
+import pandas as pd
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mer_lightning.datamodule import MERDataModule
+from mer_lightning.lit.callbacks import TestEveryEpoch
+from mer_lightning.models.weights import load_weights
+from mer_lightning.protocols import Protocol
 from mer_lightning.tracking import Tracker, predictions_table
 
 log = logging.getLogger(__name__)
+# The repository's conf/ (installed editable), or a config tree of your own.
+CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
 
 
-def train(cfg: DictConfig) -> dict:
-    """Fits and tests one fold, recording it as an MLflow run; returns the fold's test scores."""
+def run_fold(cfg: DictConfig) -> dict:
+    """Fits (unless `fit: false`) and tests one fold, recorded as an MLflow run; returns the fold's test scores."""
     pl.seed_everything(cfg.seed, workers=True)
-    protocol = instantiate(cfg.protocol)
+    protocol: Protocol = instantiate(cfg.protocol)
     tracker: Tracker = instantiate(cfg.logger)
     choices = HydraConfig.get().runtime.choices
     fold = str(protocol.fold)
@@ -46,8 +58,8 @@ def train(cfg: DictConfig) -> dict:
     return scores
 
 
-def _fit_and_test(cfg: DictConfig, protocol, tracker: Tracker, run_id: str) -> dict:
-    datamodule = instantiate(
+def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker, run_id: str) -> dict:
+    datamodule: MERDataModule = instantiate(
         cfg.datamodule, dataset=instantiate(cfg.dataset), pipeline=instantiate(cfg.preprocessing), protocol=protocol
     )
     datamodule.setup("fit")
@@ -55,11 +67,18 @@ def _fit_and_test(cfg: DictConfig, protocol, tracker: Tracker, run_id: str) -> d
     net = instantiate(cfg.model.net)(
         in_chans=datamodule.num_channels(cfg.model.input_keys[0]), num_classes=datamodule.num_classes
     )
+    if cfg.checkpoint:
+        subject = datamodule.split.test[0].source_subject
+        load_weights(net, str(cfg.checkpoint).format(fold=protocol.fold, subject=subject))
     task = instantiate(cfg.task, net=net, input_keys=list(cfg.model.input_keys), class_names=datamodule.class_names)
-    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values()]
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=tracker.lightning_logger(run_id), callbacks=callbacks)
-    trainer.fit(task, datamodule=datamodule)
-    trainer.test(task, datamodule=datamodule, ckpt_path=cfg.test_checkpoint, verbose=False)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    oracle = TestEveryEpoch() if protocol.record_oracle else None
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, logger=tracker.lightning_logger(run_id), callbacks=[*callbacks, *([oracle] if oracle else [])]
+    )
+    if cfg.fit:
+        trainer.fit(task, datamodule=datamodule)
+    trainer.test(task, datamodule=datamodule, ckpt_path=cfg.test_checkpoint if cfg.fit else None, verbose=False)
     predictions = task.test_predictions
     table = predictions_table(
         datamodule.clips,
@@ -68,12 +87,34 @@ def _fit_and_test(cfg: DictConfig, protocol, tracker: Tracker, run_id: str) -> d
         predictions["probs"].float().numpy(),
         datamodule.class_names,
     )
+    if oracle:
+        tracker.record_epoch_predictions(run_id, _epoch_table(oracle, datamodule))
     return tracker.record_fold(run_id, table, datamodule.class_names, datamodule.skipped)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def _epoch_table(oracle: TestEveryEpoch, datamodule: MERDataModule) -> pd.DataFrame:
+    return pd.concat(
+        [
+            pd.DataFrame({
+                "epoch": epoch,
+                "clip": [datamodule.clips[i].uid for i in rows["clip_id"].tolist()],
+                "label": rows["label"].numpy(),
+                "prediction": rows["prediction"].numpy(),
+            })
+            for epoch, rows in enumerate(oracle.epochs)
+        ],
+        ignore_index=True,
+    )
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
-    return train(cfg)["uf1"]
+    return run_fold(cfg)["uf1"]
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+def evaluate(cfg: DictConfig) -> float:
+    return run_fold(cfg)["uf1"]
 
 
 if __name__ == "__main__":
