@@ -1,5 +1,7 @@
 """Plain `nn.Module`s, one file per family; `forward` takes tensors, never batches or configs."""
 
+from mer_lightning.models.baselines import create_baseline
+from mer_lightning.models.learnet import LEARNet
 from mer_lightning.models.ststnet import STSTNet
 
-__all__ = ["STSTNet"]
+__all__ = ["LEARNet", "STSTNet", "create_baseline"]
