@@ -13,6 +13,7 @@ from pathlib import Path
 import hydra
 import pandas as pd
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -31,6 +32,8 @@ CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().paren
 def run_fold(cfg: DictConfig) -> dict:
     """Fits (unless `fit: false`) and tests one fold, recorded as an MLflow run; returns the fold's test scores."""
     pl.seed_everything(cfg.seed, workers=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     protocol: Protocol = instantiate(cfg.protocol)
     tracker: Tracker = instantiate(cfg.logger)
     choices = HydraConfig.get().runtime.choices
