@@ -1,0 +1,121 @@
+"""Filling the input cache for many clips at once, in parallel worker processes (what `mer-preprocess` runs).
+
+Training fills the same cache lazily (`MERDataModule`) through the same `InputCache.get_or_compute` and the same key,
+so a clip computed here is a hit for every fold of a sweep, and what a sweep computed is a hit here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+from mer_lightning.clip import Clip
+from mer_lightning.preprocess.cache import InputCache
+from mer_lightning.preprocess.pipeline import Pipeline
+from mer_lightning.preprocess.steps import PreprocessError
+
+ON_ERROR = ("raise", "skip")
+Result = tuple[str, str, str]  # (clip uid, "computed" | "cached" | "failed", error message)
+
+
+@dataclass
+class FillReport:
+    computed: int = 0
+    cached: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _fill_one(clip: Clip, pipeline: Pipeline, cache: InputCache) -> Result:
+    if cache.path(clip).exists():
+        return clip.uid, "cached", ""
+    try:
+        cache.get_or_compute(clip, pipeline)
+    except PreprocessError as err:
+        return clip.uid, "failed", str(err)
+    return clip.uid, "computed", ""
+
+
+_worker: tuple[Pipeline, InputCache] | None = None
+
+
+def _start_worker(pipeline: Pipeline, cache: InputCache) -> None:
+    global _worker
+    cv2.setNumThreads(1)  # the processes are the parallelism; OpenCV's own threads would only compete with them
+    _worker = (pipeline, cache)
+
+
+def _fill_in_worker(clip: Clip) -> Result:
+    return _fill_one(clip, *_worker)
+
+
+def _results(clips: Sequence[Clip], pipeline: Pipeline, cache: InputCache, workers: int) -> Iterator[Result]:
+    if workers <= 1 or len(clips) <= 1:
+        for clip in clips:
+            yield _fill_one(clip, pipeline, cache)
+        return
+    # spawn, not fork: a forked copy of a process that has started torch or OpenMP threads can hang.
+    executor = ProcessPoolExecutor(workers, get_context("spawn"), initializer=_start_worker, initargs=(pipeline, cache))
+    try:
+        for future in as_completed([executor.submit(_fill_in_worker, clip) for clip in clips]):
+            yield future.result()
+    finally:
+        executor.shutdown(cancel_futures=True)
+
+
+def fill_cache(
+    clips: Sequence[Clip],
+    pipeline: Pipeline,
+    cache: InputCache,
+    workers: int = 1,
+    on_error: str = "raise",
+    progress: bool = True,
+) -> FillReport:
+    """Computes every clip missing from the cache, with `workers` processes and a progress bar.
+
+    A clip that fails with `PreprocessError` stops the run (`on_error="raise"`, naming it) or is recorded in the
+    report's `skipped` (`"skip"`); any other error is a bug or a bad setting and always stops it.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    missing = [clip for clip in clips if not cache.path(clip).exists()]  # no worker is started for cached clips
+    report = FillReport(cached=len(clips) - len(missing))
+    bar = tqdm(total=len(clips), initial=report.cached, desc="preprocess", unit="clip", disable=not progress)
+    with bar, closing(_results(missing, pipeline, cache, workers)) as results:
+        for uid, status, message in results:
+            bar.update()
+            if status == "failed":
+                if on_error == "raise":
+                    raise PreprocessError(message)
+                report.skipped[uid] = message
+            elif status == "cached":
+                report.cached += 1
+            else:
+                report.computed += 1
+            bar.set_postfix(computed=report.computed, cached=report.cached, skipped=len(report.skipped))
+    return report
+
+
+def skip_list_path(cache: InputCache) -> Path:
+    """Where the skip list of a cache's entries goes: next to their folder, named after it."""
+    return cache.root.with_name(f"{cache.root.name}.skipped.json")
+
+
+def write_skip_list(cache: InputCache, skipped: dict[str, str]) -> Path:
+    """Writes `{clip uid: reason}` (atomically, like the entries) and returns where."""
+    path = skip_list_path(cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as file:
+        json.dump(dict(sorted(skipped.items())), file, indent=2)
+    os.replace(temporary, path)
+    return path

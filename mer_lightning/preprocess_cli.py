@@ -1,0 +1,39 @@
+"""`mer-preprocess dataset=... preprocessing=... workers=N`: compute every clip's model inputs into the cache.
+
+Optional: training computes what is missing itself, through the same cache. Running this first spreads the work
+over processes, shows progress, and lists the clips that cannot be used before any model is trained.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from mer_lightning.preprocess.cache import InputCache
+from mer_lightning.preprocess.fill import fill_cache, write_skip_list
+
+# As for mer-train: the repository's conf/ (installed editable), or a config tree of your own.
+CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="preprocess")
+def main(cfg: DictConfig) -> None:
+    clips = instantiate(cfg.dataset).clips()
+    pipeline = instantiate(cfg.preprocessing)
+    cache = InputCache(cfg.datamodule.cache_dir, pipeline.settings)
+    report = fill_cache(clips, pipeline, cache, workers=cfg.workers, on_error=cfg.on_error)
+    skip_list = write_skip_list(cache, report.skipped)
+    print(f"{len(clips)} clips: {report.computed} computed, {report.cached} already cached, "
+          f"{len(report.skipped)} skipped; cache entries in {cache.root}")
+    for uid, reason in report.skipped.items():
+        print(f"skipped {uid}: {reason}")
+    if report.skipped:
+        print(f"skip list: {skip_list}")
+
+
+if __name__ == "__main__":
+    main()
