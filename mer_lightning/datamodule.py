@@ -8,13 +8,14 @@ that a batch is one indexing operation. A batch is a dict of plain tensors: one 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
+from mer_lightning.augment import ClipAugment
 from mer_lightning.clip import Clip
 from mer_lightning.datasets.base import ClipDataset
 from mer_lightning.preprocess.cache import InputCache
@@ -27,17 +28,23 @@ ON_ERROR = ("raise", "skip")
 
 
 class ClipTensors(Dataset):
-    """Stacked per-clip tensors; indexed by a list of positions it returns a whole batch at once."""
+    """Stacked per-clip tensors; indexed by a list of positions it returns a whole batch at once, with the `inputs`
+    augmented clip by clip when an `augment` is given (training only)."""
 
-    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self, tensors: dict[str, torch.Tensor], augment: ClipAugment | None = None, inputs: Sequence[str] = ()
+    ) -> None:
         self.tensors = tensors
+        self.augment = augment
+        self.inputs = list(inputs)
 
     def __len__(self) -> int:
         return len(self.tensors["label"])
 
     def __getitem__(self, index: Sequence[int]) -> dict[str, torch.Tensor]:
         index = torch.as_tensor(index)
-        return {key: value[index] for key, value in self.tensors.items()}
+        batch = {key: value[index] for key, value in self.tensors.items()}
+        return batch if self.augment is None else self.augment(batch, self.inputs)
 
 
 class MERDataModule(pl.LightningDataModule):
@@ -50,6 +57,7 @@ class MERDataModule(pl.LightningDataModule):
         batch_size: int = 64,
         eval_batch_size: int = 512,
         on_error: str = "raise",
+        augment: Callable | None = None,
     ) -> None:
         super().__init__()
         if on_error not in ON_ERROR:
@@ -61,6 +69,8 @@ class MERDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.on_error = on_error
+        # An albumentations transform (from config), applied alike to every image of a training clip.
+        self.augment = ClipAugment(augment) if augment is not None else None
         self.clips: list[Clip] = []
         self.skipped: dict[str, str] = {}
         self._arrays: dict[str, dict[str, np.ndarray]] = {}
@@ -87,7 +97,7 @@ class MERDataModule(pl.LightningDataModule):
             return
         self._load()
         for name, clips in (("train", self.split.train), ("val", self.split.val), ("test", self.split.test)):
-            self._stages[name] = self._tensors(clips)
+            self._stages[name] = self._tensors(clips, self.augment if name == "train" else None)
         log.info(
             "fold %s: %d train, %d val, %d test clips; %d skipped",
             self.protocol.fold, len(self.split.train), len(self.split.val), len(self.split.test), len(self.skipped),
@@ -115,7 +125,7 @@ class MERDataModule(pl.LightningDataModule):
                 self.skipped[clip.uid] = str(err)
                 log.warning("skipped %s", err)
 
-    def _tensors(self, clips: list[Clip]) -> ClipTensors:
+    def _tensors(self, clips: list[Clip], augment: ClipAugment | None = None) -> ClipTensors:
         position = {c.uid: i for i, c in enumerate(self.clips)}
         arrays = [self._arrays[c.uid] for c in clips]
         tensors = {
@@ -124,7 +134,7 @@ class MERDataModule(pl.LightningDataModule):
         }
         tensors["label"] = torch.tensor([c.label for c in clips], dtype=torch.long)
         tensors["clip_id"] = torch.tensor([position[c.uid] for c in clips], dtype=torch.long)
-        return ClipTensors(tensors)
+        return ClipTensors(tensors, augment, self.pipeline.outputs)
 
     def _loader(self, stage: str, shuffle: bool) -> DataLoader:
         data = self._stages[stage]
