@@ -62,8 +62,11 @@ def run_fold(cfg: DictConfig) -> dict:
 
 
 def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker, run_id: str) -> dict:
+    dataset = instantiate(cfg.dataset)
+    if cfg.label_control:
+        dataset = instantiate(cfg.label_control)(dataset)
     datamodule: MERDataModule = instantiate(
-        cfg.datamodule, dataset=instantiate(cfg.dataset), pipeline=instantiate(cfg.preprocessing), protocol=protocol
+        cfg.datamodule, dataset=dataset, pipeline=instantiate(cfg.preprocessing), protocol=protocol
     )
     datamodule.setup("fit")
     tracker.client.set_tag(run_id, "mer.class_names", json.dumps(list(datamodule.class_names)))

@@ -1,0 +1,34 @@
+"""Negative controls: datasets whose labels carry no signal, to show that a score is earned by the data."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections import defaultdict
+
+from mer_lightning.clip import Clip
+from mer_lightning.datasets.base import ClipDataset
+
+
+class ShuffledLabels(ClipDataset):
+    """Another dataset with its labels permuted among each subject's clips (class counts per subject unchanged)."""
+
+    def __init__(self, dataset: ClipDataset, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.name = dataset.name
+        self.scheme = dataset.scheme
+        self.seed = seed
+
+    def clips(self) -> list[Clip]:
+        clips = self.dataset.clips()
+        by_subject: dict[str, list[int]] = defaultdict(list)
+        for index, clip in enumerate(clips):
+            by_subject[clip.subject].append(index)
+        rng = random.Random(self.seed)
+        shuffled = list(clips)
+        for indices in by_subject.values():
+            labels = [(clips[i].label, clips[i].emotion) for i in indices]
+            rng.shuffle(labels)
+            for i, (label, emotion) in zip(indices, labels):
+                shuffled[i] = dataclasses.replace(clips[i], label=label, emotion=emotion)
+        return shuffled
