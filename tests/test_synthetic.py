@@ -1,0 +1,207 @@
+"""The synthetic generator: deterministic, in the CASME II layout the reader expects, landmarks that follow the
+pixels, idempotent and safe to call concurrently."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from mer_lightning.datasets.schemes import SCHEMES
+from mer_lightning.datasets.sheet_frames import SheetFramesDataset
+from mer_lightning.datasets.synthetic import (
+    CASME2_COLUMNS,
+    CASME2_READER,
+    CASME2_SHEET,
+    EMOTIONS,
+    MANIFEST,
+    SyntheticDataset,
+    SyntheticSettings,
+    emotion_plan,
+    generate,
+    is_current,
+    render_clip,
+    render_face,
+)
+
+TINY = SyntheticSettings(subjects=2, clips_per_subject=4, min_frames=8, max_frames=8, height=64, width=64)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def leftovers(root: Path) -> list[Path]:
+    return [p for p in root.parent.iterdir() if p.name.startswith(f".{root.name}.")]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("tiny") / "synthetic", TINY)
+
+
+def test_same_settings_give_byte_identical_files(tiny, tmp_path):
+    again = generate(tmp_path / "again", TINY)
+    assert tree(tiny) == tree(again)
+    assert tree(generate(tmp_path / "other_seed", SyntheticSettings(**{**TINY.__dict__, "seed": 1}))) != tree(tiny)
+
+
+def test_layout_and_sheet(tiny):
+    assert sorted(p.name for p in tiny.iterdir()) == sorted(["CASME2_RAW_selected", CASME2_SHEET, MANIFEST])
+    raw = pd.read_excel(tiny / CASME2_SHEET, dtype=object)
+    assert tuple(raw.columns) == CASME2_COLUMNS
+    assert len(raw) == TINY.subjects * TINY.clips_per_subject
+    sheet = pd.read_excel(tiny / CASME2_SHEET, dtype=str)
+    assert sorted(set(sheet["Subject"])) == ["01", "02"]
+    for row in raw.to_dict("records"):
+        assert re.fullmatch(r"EP\d\d_\d\d", row["Filename"])
+        assert re.fullmatch(r"\d+(\+\d+)*", row["Action Units"])
+        assert row["Estimated Emotion"] in EMOTIONS
+        assert all(isinstance(row[c], int) for c in ("OnsetFrame", "ApexFrame", "OffsetFrame"))
+        assert 1 <= row["OnsetFrame"] < row["ApexFrame"] < row["OffsetFrame"] <= TINY.max_frames
+        folder = tiny / "CASME2_RAW_selected" / f"sub{row['Subject']}" / row["Filename"]
+        names = sorted(p.name for p in folder.iterdir())
+        assert names == sorted([f"img{n}.jpg" for n in range(1, TINY.min_frames + 1)] + ["landmarks.npy"])
+        frame = cv2.imread(str(folder / "img1.jpg"), cv2.IMREAD_UNCHANGED)
+        assert frame.shape == (TINY.height, TINY.width, 3) and frame.dtype == np.uint8
+        landmarks = np.load(folder / "landmarks.npy")
+        assert landmarks.shape == (TINY.min_frames, 68, 2) and landmarks.dtype == np.float32
+        assert ((landmarks >= 0) & (landmarks < TINY.width)).all()
+    manifest = json.loads((tiny / MANIFEST).read_text())
+    assert manifest["settings"] == json.loads(json.dumps(TINY.__dict__)) and manifest["format_version"] >= 1
+
+
+def test_the_casme2_reader_reads_it(tiny):
+    clips = SheetFramesDataset("synthetic", tiny, "casme2_7", **CASME2_READER).clips()
+    assert len(clips) == TINY.subjects * TINY.clips_per_subject
+    for clip in clips:
+        assert clip.source_subject in ("sub01", "sub02") and not clip.repairs
+        assert clip.frame_numbers == tuple(range(1, clip.num_frames + 1))
+        assert 0 <= clip.onset < clip.apex < clip.offset < clip.num_frames
+        assert np.load(clip.landmarks).shape == (clip.num_frames, 68, 2)
+    composite = SheetFramesDataset("synthetic", tiny, "composite3", **CASME2_READER).clips()
+    labels = {subject: {c.label for c in composite if c.subject == subject} for subject in {c.subject for c in composite}}
+    assert labels == {"synthetic/sub01": {0, 1, 2}, "synthetic/sub02": {0, 1, 2}}
+
+
+BROWS_AND_UPPER_LIDS = [*range(17, 28), 37, 38, 43, 44]
+MOUTH_AND_JAW = [*range(2, 15), *range(48, 68)]
+
+
+@pytest.mark.parametrize("aus, key, region", [
+    ("12", [48, 54], MOUTH_AND_JAW), ("15", [48, 54], MOUTH_AND_JAW), ("26", [8, 57], MOUTH_AND_JAW),
+    ("1+2", [19, 24], BROWS_AND_UPPER_LIDS), ("4", [21, 22], BROWS_AND_UPPER_LIDS),
+])
+def test_landmarks_move_where_the_pixels_move(aus, key, region):
+    settings = SyntheticSettings(noise_std=0.0, jitter=0.0)
+    face = render_face(settings, 3)
+    clip = render_clip(face, "others", settings, index=5, action_units=aus)
+    onset, apex = clip.frames[clip.onset].astype(np.float32), clip.frames[clip.apex].astype(np.float32)
+    before, after = clip.landmarks[clip.onset], clip.landmarks[clip.apex]
+    shift = np.linalg.norm(after - before, axis=1)
+    assert 0.8 <= shift.max() <= 2.5 * settings.amplitude  # a few pixels at most
+    moved = np.flatnonzero(shift > 0.4 * shift.max())
+    assert set(key) <= set(moved)
+    assert set(moved) <= set(region), f"AU{aus} moved landmarks {sorted(set(moved) - set(region))} outside its region"
+    assert np.allclose(clip.landmarks[0], clip.landmarks[clip.offset], atol=1e-4)  # still before onset, after offset
+
+    # the pixels changed around the moved landmarks and nowhere else
+    change = np.abs(apex - onset).max(-1)
+    yy, xx = np.mgrid[: settings.height, : settings.width]
+    distance = np.min([np.hypot(xx - x, yy - y) for x, y in before[moved]], axis=0)
+    assert change[distance < 16].sum() > 0.95 * change.sum()
+    assert (change[distance > 16] > 1).mean() < 0.005  # a few pixels of a sharp edge (the hairline) at most
+
+    # the texture under each moved landmark moved with it: the apex patch at the new position matches the onset
+    # patch at the old one better than the apex patch at the old position does
+    grey_on, grey_ap = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (onset, apex))
+    followed = stayed = 0.0
+    for i in moved:
+        ref = cv2.getRectSubPix(grey_on, (9, 9), tuple(map(float, before[i])))
+        followed += np.abs(cv2.getRectSubPix(grey_ap, (9, 9), tuple(map(float, after[i]))) - ref).mean()
+        stayed += np.abs(cv2.getRectSubPix(grey_ap, (9, 9), tuple(map(float, before[i]))) - ref).mean()
+    assert followed < 0.35 * stayed
+
+
+def test_generate_is_idempotent_and_regenerates_on_new_settings(tmp_path):
+    root = tmp_path / "data"
+    generate(root, TINY)
+    frame = next(root.rglob("img1.jpg"))
+    stamp = (root.stat().st_ino, frame.stat().st_mtime_ns)
+    assert generate(root, TINY) == root.absolute()
+    assert (root.stat().st_ino, frame.stat().st_mtime_ns) == stamp  # untouched
+
+    changed = SyntheticSettings(**{**TINY.__dict__, "noise_std": 3.0})
+    assert not is_current(root, changed)
+    before = tree(root)
+    generate(root, changed)
+    assert is_current(root, changed) and not is_current(root, TINY)
+    after = tree(root)
+    assert before.keys() == after.keys() and before[MANIFEST] != after[MANIFEST]
+    assert before[str(frame.relative_to(root))] != after[str(frame.relative_to(root))]
+    assert not leftovers(root)
+
+
+def test_generate_never_replaces_a_folder_it_did_not_write(tmp_path):
+    root = tmp_path / "casme2"
+    root.mkdir()
+    (root / "precious.txt").write_text("real data")
+    with pytest.raises(FileExistsError):
+        generate(root, TINY)
+    assert (root / "precious.txt").read_text() == "real data"
+    assert not leftovers(root)
+
+
+def test_concurrent_generation_leaves_one_complete_folder(tiny, tmp_path):
+    root = tmp_path / "shared"
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: generate(root, TINY), range(3)))
+    assert results == [root.absolute()] * 3
+    assert tree(root) == tree(tiny)
+    assert not leftovers(root)
+
+
+@pytest.mark.parametrize("settings", [SyntheticSettings(), TINY], ids=["default", "tiny"])
+def test_every_subject_has_the_three_composite_classes(settings):
+    scheme = SCHEMES["composite3"]
+    for subject in range(1, settings.subjects + 1):
+        plan = emotion_plan(settings, subject)
+        assert len(plan) == settings.clips_per_subject and set(plan) <= set(EMOTIONS)
+        classes = Counter(scheme.classes[label] for e in plan if (label := scheme.label(e)) is not None)
+        assert set(classes) == {"negative", "positive", "surprise"}
+        assert max(classes.values()) - min(classes.values()) <= 1
+    if settings == SyntheticSettings():
+        assert Counter(emotion_plan(settings, 1))["others"] == 2
+        everything = Counter(e for s in range(1, settings.subjects + 1) for e in emotion_plan(settings, s))
+        assert set(everything) == set(EMOTIONS)
+
+
+def test_the_dataset_generates_itself_when_first_read(tmp_path):
+    dataset = SyntheticDataset(root=tmp_path / "synthetic", generator=dict(TINY.__dict__))
+    assert not (tmp_path / "synthetic").exists()  # nothing happens before the clips are asked for
+    clips = dataset.clips()
+    assert is_current(tmp_path / "synthetic", TINY)
+    assert len(clips) == TINY.subjects * TINY.clips_per_subject  # no "others" in a plan this small
+    assert dataset.class_names == ("negative", "positive", "surprise")
+
+
+@pytest.mark.parametrize("length", [3, 4, 6])
+def test_short_clips_keep_onset_apex_offset_apart(length):
+    settings = SyntheticSettings(min_frames=length, max_frames=length, height=48, width=48)
+    face = render_face(settings, 1)
+    for index, emotion in enumerate(emotion_plan(settings, 1)):
+        clip = render_clip(face, emotion, settings, index)
+        assert len(clip.frames) == length and 0 <= clip.onset < clip.apex < clip.offset < length
+
+
+def test_bad_settings_are_refused():
+    for bad in ({"min_frames": 2}, {"min_frames": 30}, {"height": 16}, {"amplitude_spread": 1.5}, {"layout": "x"}):
+        with pytest.raises(ValueError):
+            SyntheticSettings(**bad)
