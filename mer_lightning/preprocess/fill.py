@@ -30,6 +30,8 @@ Result = tuple[str, str, str]  # (clip uid, "computed" | "cached" | "failed", er
 
 @dataclass
 class FillReport:
+    """What a fill did: clips computed, clips already cached, and the skipped ones with their reasons."""
+
     computed: int = 0
     cached: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
@@ -64,7 +66,9 @@ def _results(clips: Sequence[Clip], pipeline: Pipeline, cache: InputCache, worke
             yield _fill_one(clip, pipeline, cache)
         return
     # spawn, not fork: a forked copy of a process that has started torch or OpenMP threads can hang.
-    executor = ProcessPoolExecutor(workers, get_context("spawn"), initializer=_start_worker, initargs=(pipeline, cache))
+    executor = ProcessPoolExecutor(
+        min(workers, len(clips)), get_context("spawn"), initializer=_start_worker, initargs=(pipeline, cache)
+    )
     try:
         for future in as_completed([executor.submit(_fill_in_worker, clip) for clip in clips]):
             yield future.result()
