@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
@@ -10,15 +11,31 @@ from mer_lightning.datasets.schemes import ClassScheme, resolve_scheme
 
 
 class ClipDataset(ABC):
-    """A source of labelled clips. `name` is the dataset as tags and clip ids name it."""
+    """A source of labelled clips. `name` is the dataset as tags and clip ids name it; `fps` its frame rate (for
+    durations in `mer-data describe`; None when unknown)."""
 
-    def __init__(self, name: str, classes: str | Mapping) -> None:
+    def __init__(self, name: str, classes: str | Mapping | ClassScheme, fps: float | None = None) -> None:
         self.name = name
         self.scheme: ClassScheme = resolve_scheme(classes)
+        self.fps = fps
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.scheme.classes
+
+    def label(self, emotion: str) -> int | None:
+        """Class of a raw emotion under the scheme, its entries for this dataset included (`KeyError` if unknown)."""
+        return self.scheme.label(emotion, self.name)
+
+    def with_scheme(self, classes: str | Mapping | ClassScheme) -> ClipDataset:
+        """This reader labelling through another scheme: how a composite set relabels its members."""
+        relabelled = copy.copy(self)
+        relabelled.scheme = resolve_scheme(classes)
+        return relabelled
+
+    def frame_rates(self) -> dict[str, float | None]:
+        """Frame rate of each source dataset whose clips this reader yields."""
+        return {self.name: self.fps}
 
     @abstractmethod
     def clips(self) -> list[Clip]:

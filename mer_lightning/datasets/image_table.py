@@ -39,8 +39,9 @@ class ImageTableDataset(ClipDataset):
         clips = []
         for row_number, row in enumerate(table.to_dict("records"), start=2):
             value = {field: row[column].strip() for field, column in self.columns.items()}
+            dataset = value.get("dataset") or self.name
             try:
-                label = self.scheme.label(value["emotion"])
+                label = self.scheme.label(value["emotion"], dataset)
             except KeyError as err:
                 raise DataError(f"{path}, row {row_number}: {err.args[0]}") from None
             if label is None:
@@ -48,7 +49,6 @@ class ImageTableDataset(ClipDataset):
             image = self.root / value["image"]
             if not image.is_file():
                 raise DataError(f"{path}, row {row_number}: image {image} not found")
-            dataset = value.get("dataset") or self.name
             clips.append(
                 Clip(
                     dataset=dataset,
