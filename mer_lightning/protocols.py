@@ -83,3 +83,136 @@ class LeaveOneSubjectOut(Protocol):
             val=[c for c in clips if c.subject in val],
             test=[c for c in clips if c.subject == test_subject],
         )
+
+
+def _sample(items: Sequence[str], count: int, seed: int, what: str) -> set[str]:
+    """`count` of `items` for validation, drawn reproducibly; refuses to take them all."""
+    if count >= len(items):
+        raise ValueError(f"protocol: {count} validation {what} leave no training {what} ({len(items)} available)")
+    return set(random.Random(seed).sample(sorted(items), count))
+
+
+def _hold_out_subjects(train: list[Clip], test: list[Clip], val_subjects: int, seed: int) -> Split:
+    """A split whose validation subjects come from the training side only."""
+    val = _sample(sorted({c.subject for c in train}), val_subjects, seed, "subjects")
+    return Split(train=[c for c in train if c.subject not in val], val=[c for c in train if c.subject in val], test=test)
+
+
+def resolve_clip(name: str, clips: Sequence[Clip]) -> str:
+    """The clip uid (`dataset/subject/clip`) for a name given in full or by its unambiguous end (`sub01/EP02_01f`,
+    `EP02_01f`)."""
+    uids = sorted(c.uid for c in clips)
+    if name in uids:
+        return name
+    matches = [u for u in uids if u.endswith(f"/{name}")]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"protocol.test_clip={name!r} is ambiguous: {matches}; name it as dataset/subject/clip")
+    raise ValueError(f"protocol.test_clip={name!r} is not a clip of this dataset (e.g. {uids[:3]})")
+
+
+class LeaveOneVideoOut(Protocol):
+    """LOVO (the survey's leave-one-video-out): test on one clip, train on all others, its subject's included;
+    `val_clips` training clips may be held out for validation."""
+
+    fold_setting = "test_clip"
+
+    def __init__(
+        self, test_clip: str | None = None, val_clips: int = 0, seed: int = 0, record_oracle: bool = False
+    ) -> None:
+        self.test_clip = test_clip
+        self.val_clips = val_clips
+        self.seed = seed
+        self.record_oracle = record_oracle
+
+    def folds(self, clips: Sequence[Clip]) -> list[str]:
+        return sorted(c.uid for c in clips)
+
+    def split(self, clips: Sequence[Clip]) -> Split:
+        if self.test_clip is None:
+            raise ValueError("protocol.test_clip is not set: name one clip for a single fold, or run the whole LOVO "
+                             "sweep with -m")
+        test_uid = resolve_clip(str(self.test_clip), clips)
+        others = [c.uid for c in clips if c.uid != test_uid]
+        val = _sample(others, self.val_clips, self.seed, "clips")
+        return Split(
+            train=[c for c in clips if c.uid != test_uid and c.uid not in val],
+            val=[c for c in clips if c.uid in val],
+            test=[c for c in clips if c.uid == test_uid],
+        )
+
+
+def _check_datasets(names: Sequence[str], clips: Sequence[Clip], setting: str) -> None:
+    present = sorted({c.dataset for c in clips})
+    unknown = sorted(set(names) - set(present))
+    if unknown:
+        raise ValueError(f"protocol.{setting}: {unknown} are not datasets of these clips; datasets: {present}")
+
+
+class LeaveOneDatasetOut(Protocol):
+    """LODO: test on one source dataset of a composite set, train on the others; `val_subjects` training
+    subjects may be held out for validation."""
+
+    fold_setting = "test_dataset"
+
+    def __init__(
+        self, test_dataset: str | None = None, val_subjects: int = 0, seed: int = 0, record_oracle: bool = False
+    ) -> None:
+        self.test_dataset = test_dataset
+        self.val_subjects = val_subjects
+        self.seed = seed
+        self.record_oracle = record_oracle
+
+    def folds(self, clips: Sequence[Clip]) -> list[str]:
+        datasets = sorted({c.dataset for c in clips})
+        if len(datasets) < 2:
+            raise ValueError(f"leave-one-dataset-out needs clips of two datasets or more, got {datasets}")
+        return datasets
+
+    def split(self, clips: Sequence[Clip]) -> Split:
+        if self.test_dataset is None:
+            raise ValueError("protocol.test_dataset is not set: name one dataset for a single fold, or run the whole "
+                             f"sweep with -m (datasets: {sorted({c.dataset for c in clips})})")
+        _check_datasets([self.test_dataset], clips, "test_dataset")
+        train = [c for c in clips if c.dataset != self.test_dataset]
+        return _hold_out_subjects(train, [c for c in clips if c.dataset == self.test_dataset], self.val_subjects,
+                                  self.seed)
+
+
+class HoldOut(Protocol):
+    """Train on some datasets, test on others (macro-expressions for training, micro for testing): one fold,
+    named by `holdout` (default `TRAIN_to_TEST`, names joined by `+`). Datasets in neither list are unused."""
+
+    fold_setting = "holdout"
+
+    def __init__(
+        self,
+        train_datasets: Sequence[str],
+        test_datasets: Sequence[str],
+        holdout: str | None = None,
+        val_subjects: int = 0,
+        seed: int = 0,
+        record_oracle: bool = False,
+    ) -> None:
+        self.train_datasets = list(train_datasets)
+        self.test_datasets = list(test_datasets)
+        if not self.train_datasets or not self.test_datasets:
+            raise ValueError("protocol.train_datasets and protocol.test_datasets must each name a dataset")
+        both = sorted(set(self.train_datasets) & set(self.test_datasets))
+        if both:
+            raise ValueError(f"protocol: datasets {both} are named for both training and testing")
+        self.holdout = holdout or f"{'+'.join(self.train_datasets)}_to_{'+'.join(self.test_datasets)}"
+        self.val_subjects = val_subjects
+        self.seed = seed
+        self.record_oracle = record_oracle
+
+    def folds(self, clips: Sequence[Clip]) -> list[str]:
+        return [self.holdout]
+
+    def split(self, clips: Sequence[Clip]) -> Split:
+        _check_datasets(self.train_datasets, clips, "train_datasets")
+        _check_datasets(self.test_datasets, clips, "test_datasets")
+        train = [c for c in clips if c.dataset in self.train_datasets]
+        return _hold_out_subjects(train, [c for c in clips if c.dataset in self.test_datasets], self.val_subjects,
+                                  self.seed)

@@ -1,11 +1,17 @@
-"""LOSO splits: the test subject never trains or validates, and subjects can be named either way."""
+"""Protocol splits: the test side never trains or validates, validation comes from the training side, subjects and
+clips can be named either way, and every fold value survives the command line the sweeper writes."""
 
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import instantiate
 
 from mer_lightning.clip import Clip
-from mer_lightning.protocols import LeaveOneSubjectOut
+from mer_lightning.protocols import HoldOut, LeaveOneDatasetOut, LeaveOneSubjectOut, LeaveOneVideoOut
+
+CONF = str(Path(__file__).parents[1] / "conf")
 
 
 def clip(dataset: str, subject: str, name: str) -> Clip:
@@ -42,3 +48,60 @@ def test_unknown_or_ambiguous_subjects_are_clear_errors():
 def test_a_single_fold_without_a_test_subject_says_how_to_sweep():
     with pytest.raises(ValueError, match="protocol.test_subject is not set.*-m"):
         LeaveOneSubjectOut().split(CLIPS)
+
+
+# --- LOVO, LODO, hold-out ------------------------------------------------------------------------------------------
+
+MIXED = CLIPS + [clip("samm", "007", "c1"), clip("ckplus", "S005", "001"), clip("ckplus", "S010", "002")]
+
+
+def test_lovo_tests_each_clip_once_and_validates_on_training_clips_only():
+    folds = LeaveOneVideoOut().folds(MIXED)
+    assert len(folds) == len(MIXED) == len(set(folds)) and "casme2/sub01/c0" in folds
+    split = LeaveOneVideoOut(test_clip="sub01/c0", val_clips=3, seed=1).split(MIXED)
+    assert [c.uid for c in split.test] == ["casme2/sub01/c0"]
+    assert "casme2/sub01/c1" in {c.uid for c in split.train}  # the subject's other clips train
+    assert len(split.val) == 3 and not {c.uid for c in split.val} & {c.uid for c in split.train + split.test}
+    with pytest.raises(ValueError, match="'c0' is ambiguous"):
+        LeaveOneVideoOut(test_clip="c0").split(MIXED)
+
+
+def test_lodo_folds_are_the_datasets_and_the_test_dataset_never_trains():
+    assert LeaveOneDatasetOut().folds(MIXED) == ["casme2", "ckplus", "samm"]
+    split = LeaveOneDatasetOut(test_dataset="samm", val_subjects=2, seed=0).split(MIXED)
+    assert {c.dataset for c in split.test} == {"samm"} and len(split.test) == 2
+    assert "samm" not in {c.dataset for c in split.train + split.val}
+    assert len({c.subject for c in split.val}) == 2
+    with pytest.raises(ValueError, match="two datasets or more"):
+        LeaveOneDatasetOut().folds(CLIPS[:3])
+    with pytest.raises(ValueError, match=r"\['smic'\] are not datasets"):
+        LeaveOneDatasetOut(test_dataset="smic").split(MIXED)
+
+
+def test_hold_out_trains_and_tests_on_the_named_sets_only():
+    protocol = HoldOut(train_datasets=["ckplus"], test_datasets=["casme2", "samm"])
+    assert protocol.folds(MIXED) == ["ckplus_to_casme2+samm"] and protocol.fold == "ckplus_to_casme2+samm"
+    split = protocol.split(MIXED)
+    assert {c.dataset for c in split.train} == {"ckplus"} and {c.dataset for c in split.test} == {"casme2", "samm"}
+    unused = HoldOut(train_datasets=["ckplus"], test_datasets=["samm"]).split(MIXED)
+    assert not {c.dataset for c in unused.train + unused.test} & {"casme2"}
+    with pytest.raises(ValueError, match="both training and testing"):
+        HoldOut(train_datasets=["samm"], test_datasets=["samm"])
+
+
+@pytest.mark.parametrize(
+    ("protocol", "settings"),
+    [("loso", []), ("lovo", []), ("lodo", []),
+     ("holdout", ["protocol.train_datasets=[ckplus]", "protocol.test_datasets=[casme2,samm]"])],
+)
+def test_every_fold_value_survives_the_command_line(protocol, settings):
+    """The sweeper runs a fold as `protocol.<fold_setting>=<fold>`: each protocol's fold values must read back."""
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        base = instantiate(compose("train", overrides=[f"protocol={protocol}", "seed=0", *settings]).protocol)
+        folds = base.folds(MIXED)
+        parser = OverridesParser.create()
+        assert [parser.parse_override(f"protocol.{base.fold_setting}={f}").value() for f in folds] == folds
+        cfg = compose("train", overrides=[f"protocol={protocol}", "seed=0", *settings,
+                                          f"protocol.{base.fold_setting}={folds[-1]}"])
+    configured = instantiate(cfg.protocol)
+    assert configured.fold == folds[-1] and configured.split(MIXED).test
