@@ -1,6 +1,6 @@
 """`mer-train`: one fold of a protocol, from config to an MLflow fold run. `mer-train -m` runs every fold.
 
-`mer-eval` is the same fold run with `fit: false` and a `checkpoint` per fold (conf/eval.yaml).
+`mer-eval` (evaluate.py) is the same fold run with `fit: false` and a `checkpoint` per fold (conf/eval.yaml).
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker, run_id:
     if cfg.fit:
         trainer.fit(task, datamodule=datamodule)
     trainer.test(task, datamodule=datamodule, ckpt_path=cfg.test_checkpoint if cfg.fit else None, verbose=False)
+    for callback in callbacks:  # analysis callbacks (figures, tables) leave what they made in `artifacts`
+        tracker.log_artifacts(run_id, getattr(callback, "artifacts", {}))
     predictions = task.test_predictions
     table = predictions_table(
         datamodule.clips,
@@ -115,11 +117,6 @@ def _epoch_table(oracle: TestEveryEpoch, datamodule: MERDataModule) -> pd.DataFr
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
-    return run_fold(cfg)["uf1"]
-
-
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def evaluate(cfg: DictConfig) -> float:
     return run_fold(cfg)["uf1"]
 
 

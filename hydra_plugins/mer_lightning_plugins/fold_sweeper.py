@@ -92,8 +92,20 @@ class FoldSweeper(Sweeper):
 
         for sweep_id, config in opened:
             tracker = instantiate(config.logger)
-            print_summary(tracker, sweep_id, tracker.summarize(sweep_id))
-        failed = [" ".join(job) for job, r in zip(jobs, results) if r.status == JobStatus.FAILED]
+            try:
+                print_summary(tracker, sweep_id, tracker.summarize(sweep_id))
+            except LookupError as nothing_to_pool:
+                log.error("%s", nothing_to_pool)
+        failed = [f"{' '.join(job)}\n  {_error(r)}" for job, r in zip(jobs, results) if r.status == JobStatus.FAILED]
         if failed:
             raise FoldFailed(f"{len(failed)} fold job(s) failed (their summaries list them):\n" + "\n".join(failed))
         return [results]
+
+
+def _error(result) -> str:
+    """The exception a failed job raised, as `type: message`."""
+    try:
+        result.return_value
+    except Exception as error:  # JobReturn re-raises the job's own exception
+        return f"{type(error).__name__}: {error}"
+    return "unknown error"

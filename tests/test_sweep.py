@@ -1,0 +1,118 @@
+"""End to end, as a user runs it: a fold, a LOSO multirun into MLflow, the summary, `mer-summarize`, the notebook."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import torch
+from mlflow import MlflowClient
+from nbclient import NotebookClient
+from sklearn.metrics import f1_score, recall_score
+
+from mer_lightning.models import STSTNet
+from tests.conftest import REPO, run_cli
+
+
+def store(root: Path) -> MlflowClient:
+    return MlflowClient(f"sqlite:///{root}/mlruns/mlflow.db")
+
+
+def runs(client: MlflowClient, run_type: str) -> list:
+    experiment = client.get_experiment_by_name("mer-lightning")
+    return client.search_runs([experiment.experiment_id], filter_string=f"tags.`mer.run_type` = '{run_type}'")
+
+
+def artifact(client: MlflowClient, run_id: str, path: str, tmp_path: Path) -> Path:
+    return Path(client.download_artifacts(run_id, path, str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_one_fold_writes_a_complete_fold_run(tmp_path, tiny_overrides):
+    run_cli("mer_lightning.train", "protocol.test_subject=sub02", *tiny_overrides, root=tmp_path)
+    client = store(tmp_path)
+    (fold,) = runs(client, "fold")
+    tags = fold.data.tags
+    assert tags["mer.test_subject"] == "sub02" and tags["mer.dataset"] == "synthetic"
+    assert tags["mer.model"] == "ststnet" and tags["mer.protocol"] == "loso" and tags["mer.git_sha"]
+    assert fold.info.status == "FINISHED"
+    assert {"test/uf1", "test/uar", "test/accuracy", "train/loss"} <= set(fold.data.metrics)
+    assert len(client.get_metric_history(fold.info.run_id, "train/loss")) == 2  # one per epoch
+    assert fold.data.params["trainer.max_epochs"] == "2"
+    names = {a.path for a in client.list_artifacts(fold.info.run_id)}
+    assert {"config.yaml", "predictions.csv", "confusion.json", "confusion.png"} <= names
+    predictions = pd.read_csv(artifact(client, fold.info.run_id, "predictions.csv", tmp_path))
+    assert set(predictions["subject"]) == {"synthetic/sub02"}
+    assert {"clip", "dataset", "label", "prediction", "p_negative", "p_positive", "p_surprise"} <= set(predictions)
+
+
+@pytest.mark.slow
+def test_loso_sweep_pools_every_clip_once_and_summarizes_it(tmp_path, tiny_overrides):
+    result = run_cli("mer_lightning.train", "-m", *tiny_overrides, root=tmp_path)
+    assert "pooled over" in result.stdout and "summary run:" in result.stdout
+    client = store(tmp_path)
+    folds = runs(client, "fold")
+    (summary,) = runs(client, "summary")
+    sweep_id = summary.data.tags["mer.sweep_id"]
+    assert len(folds) == 3 and {f.data.tags["mer.sweep_id"] for f in folds} == {sweep_id}
+    assert {f.data.tags["mlflow.parentRunId"] for f in folds} == {summary.info.run_id}
+
+    pooled = pd.concat(
+        [pd.read_csv(artifact(client, f.info.run_id, "predictions.csv", tmp_path / f.info.run_id)) for f in folds]
+    )
+    clips = pd.ExcelFile(tmp_path / "data" / "synthetic" / "CASME2-coding-synthetic.xlsx").parse()
+    kept = clips[clips["Estimated Emotion"] != "others"]
+    assert pooled["clip"].is_unique and len(pooled) == len(kept)
+    metrics = summary.data.metrics
+    assert metrics["uf1"] == pytest.approx(f1_score(pooled["label"], pooled["prediction"], average="macro"))
+    assert metrics["uar"] == pytest.approx(recall_score(pooled["label"], pooled["prediction"], average="macro"))
+    missing = json.loads(artifact(client, summary.info.run_id, "missing_or_failed_folds.json", tmp_path).read_text())
+    assert missing == {"missing": [], "failed": []}
+    per_subject = pd.read_csv(artifact(client, summary.info.run_id, "per_subject.csv", tmp_path))
+    assert list(per_subject["subject"]) == ["synthetic/sub01", "synthetic/sub02", "synthetic/sub03"]
+
+    rebuilt = run_cli("mer_lightning.summarize", sweep_id, "--tracking-uri", f"sqlite:///{tmp_path}/mlruns/mlflow.db",
+                      root=tmp_path)
+    assert f"UF1 {metrics['uf1']:.4f}" in rebuilt.stdout
+
+    notebook = nbformat.read(REPO / "notebooks" / "compare_runs.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    table = next(o for o in notebook.cells[2].outputs if o.get("output_type") == "execute_result")
+    assert sweep_id in table["data"]["text/plain"]
+
+
+@pytest.mark.slow
+def test_a_failed_fold_is_listed_and_the_others_are_kept(tmp_path, tiny_overrides):
+    # Given weights for sub01 and sub03 but none for sub02: that fold fails naming the file, the others are pooled.
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for subject in ("sub01", "sub03"):
+        torch.save(STSTNet().state_dict(), weights / f"{subject}.pth")
+    result = run_cli("mer_lightning.evaluate", "-m", f"checkpoint_dir={weights}", *tiny_overrides, root=tmp_path,
+                     check=False)
+    output = result.stderr + result.stdout
+    assert result.returncode != 0
+    assert "1 fold job(s) failed" in output
+    assert f"weights file {weights / 'sub02.pth'} not found" in output
+    client = store(tmp_path)
+    (summary,) = runs(client, "summary")
+    missing = json.loads(artifact(client, summary.info.run_id, "missing_or_failed_folds.json", tmp_path).read_text())
+    assert missing == {"missing": [], "failed": ["synthetic/sub02"]}
+    assert summary.data.metrics["n_folds_missing_or_failed"] == 1
+    failed = [f for f in runs(client, "fold") if f.info.status == "FAILED"]
+    assert [f.data.tags["mer.fold"] for f in failed] == ["synthetic/sub02"]
+    assert "sub02.pth not found" in failed[0].data.tags["mer.error"]
+
+
+@pytest.mark.slow
+def test_a_two_input_model_takes_two_streams_from_the_command_line(tmp_path, tiny_overrides):
+    run_cli(
+        "mer_lightning.train", "protocol.test_subject=sub01", *tiny_overrides,
+        "+preprocessing.steps.flow_dis={_target_:mer_lightning.preprocess.steps.OpticalFlow,method:dis,output:motion}",
+        "preprocessing.outputs=[flow,motion]", "model.input_keys=[flow,motion]",
+        "model.net._target_=tests.toy_models.TwoStreamNet", "model.name=two_stream",
+        root=tmp_path,
+    )
+    (fold,) = runs(store(tmp_path), "fold")
+    assert fold.info.status == "FINISHED" and fold.data.tags["mer.model"] == "two_stream"
