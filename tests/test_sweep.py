@@ -69,6 +69,7 @@ def test_loso_sweep_pools_every_clip_once_and_summarizes_it(tmp_path, tiny_overr
     assert metrics["uar"] == pytest.approx(recall_score(pooled["label"], pooled["prediction"], average="macro"))
     missing = json.loads(artifact(client, summary.info.run_id, "missing_or_failed_folds.json", tmp_path).read_text())
     assert missing == {"missing": [], "failed": []}
+    assert "oracle_uf1" not in metrics  # the audit is opt-in
     per_subject = pd.read_csv(artifact(client, summary.info.run_id, "per_subject.csv", tmp_path))
     assert list(per_subject["subject"]) == ["synthetic/sub01", "synthetic/sub02", "synthetic/sub03"]
 
@@ -116,3 +117,24 @@ def test_a_two_input_model_takes_two_streams_from_the_command_line(tmp_path, tin
     )
     (fold,) = runs(store(tmp_path), "fold")
     assert fold.info.status == "FINISHED" and fold.data.tags["mer.model"] == "two_stream"
+
+
+@pytest.mark.slow
+def test_the_oracle_audit_is_opt_in_and_never_the_headline(tmp_path, tiny_overrides):
+    overrides = [o for o in tiny_overrides if not o.startswith("trainer.max_epochs")]
+    run_cli("mer_lightning.train", "-m", *overrides, "trainer.max_epochs=4", "protocol.record_oracle=true",
+            root=tmp_path)
+    client = store(tmp_path)
+    (summary,) = runs(client, "summary")
+    best, last = [], []
+    for fold in runs(client, "fold"):
+        epochs = pd.read_csv(artifact(client, fold.info.run_id, "epoch_predictions.csv", tmp_path / fold.info.run_id))
+        assert sorted(epochs["epoch"].unique()) == [0, 1, 2, 3]
+        hits = (epochs["label"] == epochs["prediction"]).groupby(epochs["epoch"]).mean()
+        best.append(epochs[epochs["epoch"] == hits[hits == hits.max()].index.min()])
+        last.append(pd.read_csv(artifact(client, fold.info.run_id, "predictions.csv", tmp_path / fold.info.run_id)))
+    best, last = pd.concat(best), pd.concat(last)
+    metrics = summary.data.metrics
+    assert metrics["oracle_uf1"] == pytest.approx(f1_score(best["label"], best["prediction"], average="macro"))
+    assert metrics["oracle_uar"] == pytest.approx(recall_score(best["label"], best["prediction"], average="macro"))
+    assert metrics["uf1"] == pytest.approx(f1_score(last["label"], last["prediction"], average="macro"))
