@@ -186,16 +186,25 @@ class Tracker:
     def lightning_logger(self, run_id: str) -> MLFlowLogger:
         return MLFlowLogger(tracking_uri=self.tracking_uri, run_id=run_id, synchronous=False)
 
-    def record_fold(self, run_id: str, table: pd.DataFrame, class_names: Sequence[str], skipped: Mapping[str, str]) -> dict:
-        """Logs the fold's predictions, confusion matrix, skip count and skip list; returns its test scores."""
+    def record_fold(
+        self,
+        run_id: str,
+        table: pd.DataFrame,
+        class_names: Sequence[str],
+        skipped: Mapping[str, str],
+        repairs: Mapping[str, list[str]] | None = None,
+    ) -> dict:
+        """Logs the fold's predictions, confusion matrix, skip and repair counts and lists (`repairs`: the reader's
+        repairs of the fold's clips, by clip uid); returns its test scores."""
         summary = summarize_predictions(table, class_names)
         self.client.log_text(run_id, table.to_csv(index=False), PREDICTIONS)
         self._log_confusion(run_id, summary.confusion, class_names, "fold confusion")
-        # Logged even when zero, so runs can be filtered and compared on it.
-        self.client.log_metric(run_id, "skipped_clips", len(skipped))
-        self.client.set_tag(run_id, "mer.skipped_clips", str(len(skipped)))
-        if skipped:
-            self.client.log_dict(run_id, dict(skipped), "skipped_clips.json")
+        # Logged even when zero, so runs can be filtered and compared on them.
+        for name, listed in (("skipped_clips", skipped), ("repaired_clips", repairs or {})):
+            self.client.log_metric(run_id, name, len(listed))
+            self.client.set_tag(run_id, f"mer.{name}", str(len(listed)))
+            if listed:
+                self.client.log_dict(run_id, dict(listed), f"{name}.json")
         return metrics.scores(table["label"], table["prediction"], len(class_names), present_only=True)
 
     def record_epoch_predictions(self, run_id: str, table: pd.DataFrame) -> None:

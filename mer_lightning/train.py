@@ -97,7 +97,8 @@ def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker, run_id:
     )
     if oracle:
         tracker.record_epoch_predictions(run_id, _epoch_table(oracle, datamodule))
-    return tracker.record_fold(run_id, table, datamodule.class_names, datamodule.skipped)
+    repairs = {c.uid: list(c.repairs) for c in datamodule.clips if c.repairs}
+    return tracker.record_fold(run_id, table, datamodule.class_names, datamodule.skipped, repairs)
 
 
 def _epoch_table(oracle: TestEveryEpoch, datamodule: MERDataModule) -> pd.DataFrame:
