@@ -4,9 +4,12 @@ unannotated (middle frame), smic_3 by default."""
 import shutil
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
 from mer_lightning.datasets.base import DataError
-from tests.datasets.layouts import reader, write
+from mer_lightning.preprocess.steps import ApexSpotting, LoadFrames
+from tests.datasets.layouts import CONF, reader, write
 
 
 @pytest.fixture
@@ -57,3 +60,15 @@ def test_unusable_data_fails_naming_the_folder(root, slip, message):
         shutil.copytree(first, root / "HS/s1/micro/negative/clip7")
     with pytest.raises(DataError, match=message):
         reader("smic", root).clips()
+
+
+def test_a_pipeline_can_spot_the_apex_the_reader_left_unannotated(root):
+    """The reader stays on its floor (middle frame, reported); motion spotting is a preprocessing step."""
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        pipeline = instantiate(compose("train", overrides=["preprocessing=flow_ststnet_spotted"]).preprocessing)
+    assert isinstance(pipeline.steps["frames"], LoadFrames) and isinstance(pipeline.steps["apex"], ApexSpotting)
+    clip = next(c for c in reader("smic", root).clips() if c.uid == "smic/s01/s01_po_01")
+    sample = {"clip": clip}
+    for name in ("frames", "apex"):
+        sample = pipeline.steps[name](sample)
+    assert (clip.apex, sample["key_positions"]["apex"]) == (1, 2)  # middle frame; the rendered apex
