@@ -16,9 +16,11 @@ import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from mer_lightning.datamodule import MERDataModule
+from mer_lightning.metrics import scores
 from mer_lightning.lit.callbacks import TestEveryEpoch
 from mer_lightning.models.weights import load_weights
 from mer_lightning.protocols import Protocol
@@ -35,6 +37,9 @@ def run_fold(cfg: DictConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     protocol: Protocol = instantiate(cfg.protocol)
+    if rank_zero_only.rank != 0:
+        # A DDP worker, started by rank 0 re-running this command: it trains and tests beside rank 0, which records.
+        return _fit_and_test(cfg, protocol, tracker=None, run_id="")
     tracker: Tracker = instantiate(cfg.logger)
     choices = HydraConfig.get().runtime.choices
     fold = str(protocol.fold)
@@ -61,7 +66,7 @@ def run_fold(cfg: DictConfig) -> dict:
     return scores
 
 
-def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker, run_id: str) -> dict:
+def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker | None, run_id: str) -> dict:
     dataset = instantiate(cfg.dataset)
     if cfg.label_control:
         dataset = instantiate(cfg.label_control)(dataset)
@@ -69,7 +74,8 @@ def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker, run_id:
         cfg.datamodule, dataset=dataset, pipeline=instantiate(cfg.preprocessing), protocol=protocol
     )
     datamodule.setup("fit")
-    tracker.client.set_tag(run_id, "mer.class_names", json.dumps(list(datamodule.class_names)))
+    if tracker:
+        tracker.client.set_tag(run_id, "mer.class_names", json.dumps(list(datamodule.class_names)))
     net = instantiate(cfg.model.net)(
         in_chans=datamodule.num_channels(cfg.model.input_keys[0]), num_classes=datamodule.num_classes
     )
@@ -80,14 +86,16 @@ def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker, run_id:
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     oracle = TestEveryEpoch() if protocol.record_oracle else None
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, logger=tracker.lightning_logger(run_id), callbacks=[*callbacks, *([oracle] if oracle else [])]
+        cfg.trainer, logger=tracker.lightning_logger(run_id) if tracker else False, callbacks=[*callbacks, *([oracle] if oracle else [])]
     )
     if cfg.fit:
         trainer.fit(task, datamodule=datamodule)
     trainer.test(task, datamodule=datamodule, ckpt_path=cfg.test_checkpoint if cfg.fit else None, verbose=False)
+    predictions = task.test_predictions
+    if tracker is None:
+        return scores(predictions["label"], predictions["probs"].argmax(1), datamodule.num_classes, present_only=True)
     for callback in callbacks:  # analysis callbacks (figures, tables) leave what they made in `artifacts`
         tracker.log_artifacts(run_id, getattr(callback, "artifacts", {}))
-    predictions = task.test_predictions
     table = predictions_table(
         datamodule.clips,
         predictions["clip_id"].numpy(),

@@ -138,3 +138,14 @@ def test_the_oracle_audit_is_opt_in_and_never_the_headline(tmp_path, tiny_overri
     assert metrics["oracle_uf1"] == pytest.approx(f1_score(best["label"], best["prediction"], average="macro"))
     assert metrics["oracle_uar"] == pytest.approx(recall_score(best["label"], best["prediction"], average="macro"))
     assert metrics["uf1"] == pytest.approx(f1_score(last["label"], last["prediction"], average="macro"))
+
+
+@pytest.mark.slow
+def test_ddp_records_one_fold_run_with_each_test_clip_once(tmp_path, tiny_overrides):
+    # Two CPU processes (gloo), as two GPUs would be: sub01 has 5 test clips, so the sampler pads one.
+    run_cli("mer_lightning.train", "protocol.test_subject=sub01", *tiny_overrides, "trainer.accelerator=cpu",
+            "trainer.devices=2", "trainer.strategy=ddp", root=tmp_path)
+    client = store(tmp_path)
+    (fold,) = runs(client, "fold")
+    predictions = pd.read_csv(artifact(client, fold.info.run_id, "predictions.csv", tmp_path))
+    assert predictions["clip"].is_unique and len(predictions) == 5
