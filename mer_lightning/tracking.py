@@ -207,6 +207,16 @@ class Tracker:
                 self.client.log_dict(run_id, dict(listed), f"{name}.json")
         return metrics.scores(table["label"], table["prediction"], len(class_names), present_only=True)
 
+    def log_artifacts(self, run_id: str, artifacts: Mapping[str, Figure | str | Mapping | list]) -> None:
+        """Artifacts a callback rendered (path -> figure, text, or JSON-able data), logged under their paths."""
+        for path, artifact in artifacts.items():
+            if isinstance(artifact, Figure):
+                self.client.log_figure(run_id, artifact, path)
+            elif isinstance(artifact, str):
+                self.client.log_text(run_id, artifact, path)
+            else:
+                self.client.log_dict(run_id, artifact, path)
+
     def record_epoch_predictions(self, run_id: str, table: pd.DataFrame) -> None:
         """Per-epoch test predictions, kept for the oracle audit (`protocol.record_oracle=true`)."""
         self.client.log_text(run_id, table.to_csv(index=False), EPOCH_PREDICTIONS)
