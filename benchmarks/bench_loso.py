@@ -40,13 +40,14 @@ def sweep(root: Path, epochs: int, extra: list[str]) -> tuple[float, pd.DataFram
     env = {**os.environ, "MER_ROOT": str(root)}
     command = [sys.executable, "-m", "mer_lightning.train", "-m", "experiment=ststnet_megc2019",
                f"protocol.test_subject={','.join(SUBJECTS)}", f"trainer.max_epochs={epochs}", *extra]
+    since_ms = time.time() * 1000
     start = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True)
     wall = time.perf_counter() - start
     client = MlflowClient(f"sqlite:///{root}/mlruns/mlflow.db")
     runs = client.search_runs(
         [client.get_experiment_by_name("mer-lightning").experiment_id],
-        filter_string=f"tags.`mer.run_type` = 'fold' and params.`trainer.max_epochs` = '{epochs}'",
+        filter_string=f"tags.`mer.run_type` = 'fold' and attributes.start_time >= {int(since_ms)}",
     )
     folds = pd.DataFrame({"fold": r.data.tags["mer.fold"], "seconds": (r.info.end_time - r.info.start_time) / 1000}
                          for r in runs if r.info.status == "FINISHED")
