@@ -86,8 +86,11 @@ class MERDataModule(pl.LightningDataModule):
         return len(self.class_names)
 
     def num_channels(self, key: str) -> int:
-        """Channels of one input (dim 1 of its batches), for building a model to fit the data."""
-        return int(self._stages["train"].tensors[key].shape[1])
+        """Channels of one input, for building a model to fit the data: the dim before height and width of image
+        inputs (`(C, H, W)`, `(T, C, H, W)` frames, `(R, C, H, W)` regions), the last dim of feature vectors and
+        sequences (`(F,)`, `(T, F)`)."""
+        shape = self._stages["train"].tensors[key].shape[1:]
+        return int(shape[-3] if len(shape) >= 3 else shape[-1])
 
     def prepare_data(self) -> None:
         self._load()
