@@ -5,6 +5,8 @@ the sweep as users do (`mer-train -m`, a Hydra multirun writing to MLflow) at tw
 per fold: time = fixed + epochs x per_epoch; then a plain loop (tensors in memory, Adam, nothing else) over the same
 folds. Last, the same sweep with two folds at once (`hydra/launcher=joblib`, one thread each).
 
+The sequential sweep and the plain loop use torch's default threads (every core).
+
     python benchmarks/bench_loso.py [--epochs 800] [--short-epochs 20]
 """
 
@@ -108,7 +110,7 @@ def main() -> None:
         print(f"per-epoch cost ratio      {per_epoch / plain:8.3f} x   (goal <= 1.10)")
         print(f"fixed cost per fold       {fixed_per_fold:8.2f} s    (wall, incl. start-up and summary / 8; goal <= 3)")
         print(f"  of which inside the run {fixed_in_run:8.2f} s    (set-up, logging, recording)")
-        joblib_wall, _ = sweep(root, args.epochs, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+        joblib_wall, _ = sweep(root, args.epochs, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1"])
         print(f"two folds at once (joblib, 1 thread each): {joblib_wall:.1f} s wall vs {long_wall:.1f} s sequential "
               f"-> {'joblib' if joblib_wall < long_wall else 'sequential'} is faster on this machine")
 
