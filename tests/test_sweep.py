@@ -84,6 +84,20 @@ def test_loso_sweep_pools_every_clip_once_and_summarizes_it(tmp_path, tiny_overr
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_parallel_launchers_lose_no_fold_run(tmp_path, tiny_overrides, launcher):
+    """Folds run side by side write to one SQLite store; the summary pools every fold (submitit is SLURM's launcher,
+    run here with its local executor)."""
+    run_cli("mer_lightning.train", "-m", f"hydra/launcher={launcher}", "threads=1", *tiny_overrides, root=tmp_path)
+    client = store(tmp_path)
+    folds = runs(client, "fold")
+    (summary,) = runs(client, "summary")
+    assert sorted(f.data.tags["mer.test_subject"] for f in folds) == [f"synthetic/sub0{i}" for i in (1, 2, 3)]
+    assert {f.info.status for f in folds} == {"FINISHED"}
+    assert summary.data.metrics["n_folds_missing_or_failed"] == 0
+
+
+@pytest.mark.slow
 def test_a_failed_fold_is_listed_and_the_others_are_kept(tmp_path, tiny_overrides):
     # Given weights for sub01 and sub03 but none for sub02: that fold fails naming the file, the others are pooled.
     weights = tmp_path / "weights"

@@ -43,6 +43,9 @@ class FoldSweeper(Sweeper):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context = hydra_context
         self.config = config
+        # Launchers whose settings interpolate `hydra:` values (submitit's folder: the sweep dir, under paths.root_dir)
+        # resolve them when instantiated, before Hydra has set its config for the multirun.
+        HydraConfig.instance().set_config(config)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
