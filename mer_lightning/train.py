@@ -85,8 +85,13 @@ def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker | None, 
     task = instantiate(cfg.task, net=net, input_keys=list(cfg.model.input_keys), class_names=datamodule.class_names)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     oracle = TestEveryEpoch() if protocol.record_oracle else None
+    # No validation subjects, no validation loop (an empty one makes Lightning warn in every fold).
+    no_validation = {} if datamodule.split.val else {"limit_val_batches": 0}
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, logger=tracker.lightning_logger(run_id) if tracker else False, callbacks=[*callbacks, *([oracle] if oracle else [])]
+        cfg.trainer,
+        logger=tracker.lightning_logger(run_id) if tracker else False,
+        callbacks=[*callbacks, *([oracle] if oracle else [])],
+        **no_validation,
     )
     if cfg.fit:
         trainer.fit(task, datamodule=datamodule)

@@ -22,9 +22,11 @@ TINY = [
 ]
 
 
-def run_cli(module: str, *args: str, root: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Runs `python -m module args` with MER_ROOT=root, as `mer-train ...` would run."""
-    env = {**os.environ, "MER_ROOT": str(root), "PYTHONWARNINGS": "ignore"}
+def run_cli(
+    module: str, *args: str, root: Path, check: bool = True, warnings: str = "ignore"
+) -> subprocess.CompletedProcess:
+    """Runs `python -m module args` with MER_ROOT=root, as `mer-train ...` would run (warnings hidden unless asked)."""
+    env = {**os.environ, "MER_ROOT": str(root), "PYTHONWARNINGS": warnings}
     result = subprocess.run(
         [sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
     )

@@ -84,6 +84,19 @@ def test_loso_sweep_pools_every_clip_once_and_summarizes_it(tmp_path, tiny_overr
 
 
 @pytest.mark.slow
+def test_validation_runs_only_with_validation_subjects(tmp_path, tiny_overrides):
+    without = run_cli("mer_lightning.train", "protocol.test_subject=sub02", *tiny_overrides, root=tmp_path / "a",
+                      warnings="default")
+    with_val = run_cli("mer_lightning.train", "protocol.test_subject=sub02", "protocol.val_subjects=1",
+                       *tiny_overrides, root=tmp_path / "b")
+    (plain,) = runs(store(tmp_path / "a"), "fold")
+    (validated,) = runs(store(tmp_path / "b"), "fold")
+    assert not [m for m in plain.data.metrics if m.startswith("val/")]
+    assert "Total length of `list` across ranks is zero" not in without.stderr
+    assert {"val/uf1", "val/uar"} <= set(validated.data.metrics), with_val.stderr[-2000:]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_parallel_launchers_lose_no_fold_run(tmp_path, tiny_overrides, launcher):
     """Folds run side by side write to one SQLite store; the summary pools every fold (submitit is SLURM's launcher,
