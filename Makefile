@@ -29,6 +29,7 @@ test-fast: install  ## The test suite without the slow end-to-end tests
 	$(PY) -m pytest -m "not slow"
 
 ui: install  ## MLflow UI over mlruns/ on 127.0.0.1
+	mkdir -p mlruns
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port $(UI_PORT)
 
 bench: install  ## Speed benchmarks (prints figures)
