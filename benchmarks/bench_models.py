@@ -146,7 +146,8 @@ def main() -> None:
     # (start-up, data, testing, logging) is taken as the same for every model.
     compute = {name: epochs * TRAIN_CLIPS_PER_EPOCH_OVER_ALL_FOLDS / rate for name, rate in throughput.items()}
     if run:
-        overhead = max(0.0, run.seconds - compute["LEARNet"])
+        # At the run's own epochs, which `--epochs` may differ from.
+        overhead = max(0.0, run.seconds - run.epochs * TRAIN_CLIPS_PER_EPOCH_OVER_ALL_FOLDS / throughput["LEARNet"])
         print(f"{'LEARNet'.ljust(width)}  {run.seconds / 60:8.1f} min  measured: sweep {run.sweep_id} ({run.folds} folds, "
               f"{run.epochs} epochs; UF1 {run.uf1:.4f}, UAR {run.uar:.4f}) in {args.mlruns}")
     else:
@@ -154,7 +155,7 @@ def main() -> None:
         print(f"(no finished learnet_megc2019_flow sweep in {args.mlruns}: run `MER_SHARED_DATA=... mer-train -m "
               "experiment=learnet_megc2019_flow threads=1` to measure it)")
     for name in models:
-        if run and name == "LEARNet":
+        if run and name == "LEARNet" and epochs == run.epochs:
             continue
         print(f"{name.ljust(width)}  {(compute[name] + overhead) / 60:8.1f} min  EXTRAPOLATED: {epochs} x "
               f"{TRAIN_CLIPS_PER_EPOCH_OVER_ALL_FOLDS} clips / {throughput[name]:.1f} clips/s"
