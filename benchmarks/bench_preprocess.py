@@ -24,8 +24,6 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from mer_lightning.datasets.sheet_frames import SheetFramesDataset
-from mer_lightning.datasets.synthetic import CASME2_READER, SyntheticSettings, generate
 from mer_lightning.preprocess.cache import InputCache
 from mer_lightning.preprocess.flow import flow_features, minmax_per_channel, optical_flow
 from mer_lightning.preprocess.pipeline import Pipeline
@@ -58,6 +56,13 @@ class Timed:
         sample = self.step(sample)
         self.times[self.name] += time.perf_counter() - start
         return sample
+
+
+def synthetic_clips(root: Path, *overrides: str) -> list:
+    """The clips of the synthetic set (`dataset=synthetic`) generated into `root` with these overrides."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("preprocess", overrides=[f"dataset.root={root}", *overrides])
+    return instantiate(cfg.dataset).clips()
 
 
 def pipeline(*overrides: str) -> Pipeline:
@@ -124,10 +129,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-preprocess-") as work:
         work = Path(work)
         for size_name, (height, width) in SIZES.items():
-            settings = SyntheticSettings(subjects=args.subjects, clips_per_subject=args.clips_per_subject,
-                                         height=height, width=width)
-            root = generate(work / f"data-{size_name}", settings)
-            clips = SheetFramesDataset("synthetic", root, "composite3", **CASME2_READER).clips()
+            clips = synthetic_clips(work / f"data-{size_name}", f"dataset.generator.subjects={args.subjects}",
+                                    f"dataset.generator.clips_per_subject={args.clips_per_subject}",
+                                    f"dataset.generator.height={height}", f"dataset.generator.width={width}")
             frames = np.mean([c.num_frames for c in clips])
             print(f"\n## {size_name} (height x width), {len(clips)} clips of {frames:.1f} frames on average")
             print(f"{'input':<18} {'clips/s':>8} {'cold ms':>8} {'warm hit ms':>12}  per step (ms)")

@@ -15,10 +15,8 @@ import pandas as pd
 import pytest
 
 from mer_lightning.datasets.schemes import SCHEMES
-from mer_lightning.datasets.sheet_frames import SheetFramesDataset
 from mer_lightning.datasets.synthetic import (
     CASME2_COLUMNS,
-    CASME2_READER,
     CASME2_SHEET,
     EMOTIONS,
     MANIFEST,
@@ -30,6 +28,7 @@ from mer_lightning.datasets.synthetic import (
     render_clip,
     render_face,
 )
+from tests.datasets.layouts import reader
 
 TINY = SyntheticSettings(subjects=2, clips_per_subject=4, min_frames=8, max_frames=8, height=64, width=64)
 
@@ -79,16 +78,17 @@ def test_layout_and_sheet(tiny):
 
 
 def test_the_casme2_reader_reads_it(tiny):
-    clips = SheetFramesDataset("synthetic", tiny, "casme2_7", **CASME2_READER).clips()
+    casme2 = reader("casme2", tiny, "dataset.landmarks=landmarks.npy")
+    clips = casme2.with_scheme("casme2_7").clips()
     assert len(clips) == TINY.subjects * TINY.clips_per_subject
     for clip in clips:
         assert clip.source_subject in ("sub01", "sub02") and not clip.repairs
         assert clip.frame_numbers == tuple(range(1, clip.num_frames + 1))
         assert 0 <= clip.onset < clip.apex < clip.offset < clip.num_frames
         assert np.load(clip.landmarks).shape == (clip.num_frames, 68, 2)
-    composite = SheetFramesDataset("synthetic", tiny, "composite3", **CASME2_READER).clips()
+    composite = casme2.with_scheme("composite3").clips()
     labels = {subject: {c.label for c in composite if c.subject == subject} for subject in {c.subject for c in composite}}
-    assert labels == {"synthetic/sub01": {0, 1, 2}, "synthetic/sub02": {0, 1, 2}}
+    assert labels == {"casme2/sub01": {0, 1, 2}, "casme2/sub02": {0, 1, 2}}
 
 
 BROWS_AND_UPPER_LIDS = [*range(17, 28), 37, 38, 43, 44]
@@ -183,8 +183,13 @@ def test_every_subject_has_the_three_composite_classes(settings):
         assert set(everything) == set(EMOTIONS)
 
 
+def generator_overrides(settings: SyntheticSettings) -> list[str]:
+    return [f"dataset.generator.{k}={v}" for k, v in settings.__dict__.items()]
+
+
 def test_the_dataset_generates_itself_when_first_read(tmp_path):
-    dataset = SyntheticDataset(root=tmp_path / "synthetic", generator=dict(TINY.__dict__))
+    dataset = reader("synthetic", tmp_path / "synthetic", *generator_overrides(TINY))
+    assert isinstance(dataset, SyntheticDataset) and dataset.settings == TINY
     assert not (tmp_path / "synthetic").exists()  # nothing happens before the clips are asked for
     clips = dataset.clips()
     assert is_current(tmp_path / "synthetic", TINY)

@@ -42,6 +42,24 @@ class ClipDataset(ABC):
         """Every usable clip, in a stable order; raises `DataError` naming the file when the data cannot be used."""
 
 
+class DatasetWrapper(ClipDataset):
+    """A dataset made from another (`dataset`), whose clips it builds on: it has that one's name, scheme and frame
+    rates, and relabelling it relabels the dataset inside (a composite set relabels its members)."""
+
+    def __init__(self, dataset: ClipDataset) -> None:
+        super().__init__(dataset.name, dataset.scheme, dataset.fps)
+        self.dataset = dataset
+
+    def with_scheme(self, classes: str | Mapping | ClassScheme) -> ClipDataset:
+        relabelled = copy.copy(self)
+        relabelled.dataset = self.dataset.with_scheme(classes)
+        relabelled.scheme = relabelled.dataset.scheme
+        return relabelled
+
+    def frame_rates(self) -> dict[str, float | None]:
+        return self.dataset.frame_rates()
+
+
 class DataError(ValueError):
     """The data on disk cannot be used; the message names the file, row or clip at fault."""
 

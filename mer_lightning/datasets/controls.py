@@ -7,16 +7,14 @@ import random
 from collections import defaultdict
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset
+from mer_lightning.datasets.base import ClipDataset, DatasetWrapper
 
 
-class ShuffledLabels(ClipDataset):
+class ShuffledLabels(DatasetWrapper):
     """Another dataset with its labels permuted among each subject's clips (class counts per subject unchanged)."""
 
     def __init__(self, dataset: ClipDataset, seed: int = 0) -> None:
-        self.dataset = dataset
-        self.name = dataset.name
-        self.scheme = dataset.scheme
+        super().__init__(dataset)
         self.seed = seed
 
     def clips(self) -> list[Clip]:

@@ -2,8 +2,8 @@
 
 MER datasets are licensed, so the project's default dataset is made here. The generator renders clips in memory
 (`faces.render_face`, `motion.render_clip`, `motion.render_dataset`) and a layout writer (`layouts.write_casme2_layout`)
-puts them on disk the way the release does, so the ordinary reader (`SheetFramesDataset` with `CASME2_READER`) reads
-them; `SyntheticDataset` is that reader generating the set on first use (`install.generate`: idempotent, atomic, safe
+puts them on disk the way the release does, so the release's ordinary reader (its `conf/dataset/` config) reads them;
+`SyntheticDataset` is that reader generating the set on first use (`install.generate`: idempotent, atomic, safe
 to call from several processes at once). Rendering knows nothing of layouts: the writers for the other releases (CASME, CAS(ME)^2,
 SAMM, SMIC, CK+) take the same `RenderedClip`s, and all are registered in `WRITERS` (`mer-synth ROOT --layout samm`);
 each writes what the release's reader reads with its config's defaults.
@@ -48,7 +48,6 @@ from mer_lightning.datasets.synthetic.faces import Face, render_face
 from mer_lightning.datasets.synthetic.install import generate, is_current
 from mer_lightning.datasets.synthetic.layouts import (
     CASME2_COLUMNS,
-    CASME2_READER,
     CASME2_SHEET,
     WRITERS,
 )
@@ -57,7 +56,7 @@ from mer_lightning.datasets.synthetic.plan import EMOTION_AUS, EMOTIONS, emotion
 from mer_lightning.datasets.synthetic.settings import MANIFEST, SyntheticSettings
 
 __all__ = [
-    "AU_MOTION", "CASME2_COLUMNS", "CASME2_READER", "CASME2_SHEET", "EMOTIONS", "EMOTION_AUS", "MANIFEST", "WRITERS",
+    "AU_MOTION", "CASME2_COLUMNS", "CASME2_SHEET", "EMOTIONS", "EMOTION_AUS", "MANIFEST", "WRITERS",
     "Face", "RenderedClip", "SyntheticDataset", "SyntheticSettings", "emotion_plan", "generate", "is_current",
     "parse_action_units", "render_clip", "render_dataset", "render_face", "render_subject",
 ]

@@ -1,38 +1,38 @@
-"""The synthetic set as a dataset: generated on first read, then read as the release it imitates."""
+"""The synthetic set as a dataset: generated on first read, then read by the reader of the release it imitates."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.sheet_frames import SheetFramesDataset
+from mer_lightning.datasets.base import ClipDataset, DatasetWrapper
+from mer_lightning.datasets.schemes import ClassScheme
 from mer_lightning.datasets.synthetic.install import generate
-from mer_lightning.datasets.synthetic.layouts import CASME2_READER
 from mer_lightning.datasets.synthetic.settings import SyntheticSettings
 
 
-class SyntheticDataset(SheetFramesDataset):
-    """The synthetic set as a dataset: generated into `root` when first read (or when its settings changed), then
-    read by the CASME II reader exactly as a CASME II release would be.
+class SyntheticDataset(DatasetWrapper):
+    """A generated set, written in a release's layout and read by that release's reader.
 
-    `generator` holds `SyntheticSettings` fields (`{"subjects": 4}`); reader arguments default to `CASME2_READER`."""
+    `reader` makes the reader, given this set's `name`, `root` and `classes` (from config, a partial of the release's
+    dataset config: `conf/dataset/synthetic.yaml` takes CASME II's). `generator` holds `SyntheticSettings` fields
+    (`{"subjects": 4}`); its `layout` is the one the reader reads. The set is generated into `root` when first read,
+    or again when its settings changed.
+    """
 
     def __init__(
         self,
-        name: str = "synthetic",
-        root: str | Path = "data/synthetic",
-        classes: str | Mapping = "composite3",
+        name: str,
+        root: str | Path,
+        classes: str | Mapping | ClassScheme,
+        reader: Callable[..., ClipDataset],
         generator: SyntheticSettings | Mapping | None = None,
-        **reader,
     ) -> None:
-        if not isinstance(generator, SyntheticSettings):
-            generator = SyntheticSettings(**(generator or {}))
-        self.settings = generator
-        if self.settings.layout != "casme2":
-            raise ValueError(f"SyntheticDataset reads the casme2 layout; generator.layout is {self.settings.layout!r}")
-        super().__init__(name, root, classes, **{**CASME2_READER, **reader})
+        super().__init__(reader(name=name, root=root, classes=classes))
+        self.settings = generator if isinstance(generator, SyntheticSettings) else SyntheticSettings(**(generator or {}))
+        self.root = Path(root)
 
     def clips(self) -> list[Clip]:
         generate(self.root, self.settings)
-        return super().clips()
+        return self.dataset.clips()

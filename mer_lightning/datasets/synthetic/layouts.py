@@ -18,18 +18,6 @@ from mer_lightning.datasets.synthetic.settings import SyntheticSettings
 
 CASME2_COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion")
 CASME2_SHEET = "CASME2-coding-synthetic.xlsx"
-# `SheetFramesDataset` arguments that read what `write_casme2_layout` writes.
-CASME2_READER = {
-    "sheet": "CASME2-coding-*.xlsx",
-    "columns": {
-        "subject": "Subject", "clip": "Filename", "onset": "OnsetFrame", "apex": "ApexFrame",
-        "offset": "OffsetFrame", "action_units": "Action Units", "emotion": "Estimated Emotion",
-    },
-    "clip_dir": "CASME2_RAW_selected/sub{subject:0>2}/{clip}",
-    "frame_regex": r"^img(\d+)\.jpg$",
-    "subject_name": "sub{subject:0>2}",
-    "landmarks": "landmarks.npy",
-}
 _FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 
 
