@@ -3,6 +3,7 @@ pixels, idempotent and safe to call concurrently."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -17,6 +18,7 @@ import pytest
 from mer_lightning.datasets.schemes import SCHEMES
 from mer_lightning.datasets.synthetic import (
     CASME2_COLUMNS,
+    CASME2_EMOTIONS,
     CASME2_SHEET,
     EMOTIONS,
     MANIFEST,
@@ -26,6 +28,7 @@ from mer_lightning.datasets.synthetic import (
     generate,
     is_current,
     render_clip,
+    render_dataset,
     render_face,
 )
 from tests.datasets.layouts import reader
@@ -74,7 +77,7 @@ def test_layout_and_sheet(tiny):
         assert landmarks.shape == (TINY.min_frames, 68, 2) and landmarks.dtype == np.float32
         assert ((landmarks >= 0) & (landmarks < TINY.width)).all()
     manifest = json.loads((tiny / MANIFEST).read_text())
-    assert manifest["settings"] == json.loads(json.dumps(TINY.__dict__)) and manifest["format_version"] >= 1
+    assert SyntheticSettings(**manifest["settings"]) == TINY and manifest["format_version"] >= 1
 
 
 def test_the_casme2_reader_reads_it(tiny):
@@ -180,11 +183,12 @@ def test_every_subject_has_the_three_composite_classes(settings):
     if settings == SyntheticSettings():
         assert Counter(emotion_plan(settings, 1))["others"] == 2
         everything = Counter(e for s in range(1, settings.subjects + 1) for e in emotion_plan(settings, s))
-        assert set(everything) == set(EMOTIONS)
+        assert set(everything) == set(CASME2_EMOTIONS)
 
 
 def generator_overrides(settings: SyntheticSettings) -> list[str]:
-    return [f"dataset.generator.{k}={v}" for k, v in settings.__dict__.items()]
+    return [f"dataset.generator.{k}={json.dumps(v) if v is None or isinstance(v, tuple) else v}"
+            for k, v in settings.__dict__.items()]
 
 
 def test_the_dataset_generates_itself_when_first_read(tmp_path):
@@ -209,4 +213,130 @@ def test_short_clips_keep_onset_apex_offset_apart(length):
 def test_bad_settings_are_refused():
     for bad in ({"min_frames": 2}, {"min_frames": 30}, {"height": 16}, {"amplitude_spread": 1.5}, {"layout": "x"}):
         with pytest.raises(ValueError):
+            SyntheticSettings(**bad)
+
+
+# --- settings added after the default set was frozen: at their defaults, the default set is what it always was ----
+
+# sha256 of every clip's frames, landmarks and sheet row and of generator.json for `SyntheticSettings()`, recorded
+# before neutral_fraction, emotions and motion_spread existed. If this changes, the default set changed: every cached
+# input and every figure measured on it with it.
+DEFAULT_SET_DIGEST = "67836a34826176405c9ef52ba9a8278448128fddbbfaa3c326708d60c8d609ce"
+
+
+def content_digest(settings: SyntheticSettings) -> str:
+    digest = hashlib.sha256(json.dumps(settings.manifest(), sort_keys=True).encode())
+    for clip in render_dataset(settings):
+        row = [clip.subject, clip.index, clip.emotion, clip.action_units, clip.onset, clip.apex, clip.offset]
+        digest.update(json.dumps(row).encode())
+        digest.update(clip.frames.tobytes())
+        digest.update(clip.landmarks.tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.slow
+def test_the_default_set_is_unchanged_by_the_later_settings():
+    assert content_digest(SyntheticSettings()) == DEFAULT_SET_DIGEST
+
+
+def test_later_settings_at_their_defaults_are_not_recorded():
+    """A folder generated before they existed stays current (it is not regenerated), and what its manifest says is
+    still the whole truth."""
+    format_1 = {"seed", "subjects", "clips_per_subject", "min_frames", "max_frames", "height", "width", "amplitude",
+                "amplitude_spread", "noise_std", "jitter", "others_fraction", "jpeg_quality", "layout"}
+    assert set(SyntheticSettings().manifest()["settings"]) == format_1
+    later = SyntheticSettings(neutral_fraction=0.25, emotions=("anger", "tense"), motion_spread=2.0).manifest()
+    assert later["settings"]["neutral_fraction"] == 0.25 and later["settings"]["emotions"] == ["anger", "tense"]
+    assert later["settings"]["motion_spread"] == 2.0
+
+
+def test_neutral_clips_have_no_action_unit_and_no_expression_motion():
+    settings = SyntheticSettings(clips_per_subject=10, neutral_fraction=0.2, noise_std=0.0, jitter=0.0, height=64,
+                                 width=64, min_frames=8, max_frames=8)
+    plan = emotion_plan(settings, 1)
+    assert Counter(plan)["neutral"] == 2 and Counter(plan)["others"] == 1
+    face = render_face(settings, 1)
+    clips = [render_clip(face, emotion, settings, index) for index, emotion in enumerate(plan)]
+    for clip in clips:
+        still = np.abs(clip.frames.astype(int) - clip.frames[clip.onset].astype(int)).max()
+        moved = np.abs(clip.landmarks - clip.landmarks[clip.onset]).max()
+        if clip.emotion == "neutral":
+            assert clip.action_units == "" and still == 0 and moved == 0
+        else:
+            assert clip.action_units and still > 10 and moved > 0.3
+
+
+@pytest.mark.parametrize("scheme, emotions, others, neutral", [
+    ("fused4", ("anger", "disgust", "happiness", "surprise"), 2, 0),
+    ("fused9", ("anger", "disgust", "fear", "happiness", "repression", "sadness", "surprise", "tense"), 2, 0),
+    ("ckplus_7", ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"), 0, 0),
+    ("macro4", ("contempt", "happiness", "surprise"), 0, 3),
+])
+def test_a_plan_of_chosen_emotions_fills_every_class_of_its_scheme(scheme, emotions, others, neutral):
+    settings = SyntheticSettings(subjects=3, emotions=emotions, others_fraction=others / 16,
+                                 neutral_fraction=neutral / 16)
+    classes = Counter()
+    for subject in range(1, settings.subjects + 1):
+        plan = emotion_plan(settings, subject)
+        assert Counter(plan)["others"] == others and Counter(plan)["neutral"] == neutral
+        assert set(plan) - {"others", "neutral"} == set(emotions)
+        counts = Counter(plan[k] for k in range(len(plan)) if plan[k] in emotions)
+        assert max(counts.values()) - min(counts.values()) <= 1  # in turn
+        classes.update(SCHEMES[scheme].classes[label] for e in plan if (label := SCHEMES[scheme].label(e)) is not None)
+    assert set(classes) == set(SCHEMES[scheme].classes)
+
+
+def test_each_new_emotion_moves_its_own_action_units():
+    settings = SyntheticSettings(noise_std=0.0, jitter=0.0)
+    face = render_face(settings, 2)
+    centre_x = face.landmarks[27:31, 0].mean()  # the nose bridge
+    for emotion, expected in (("anger", {"4", "7", "23"}), ("tense", {"24"}), ("contempt", {"14"})):
+        for index in range(6):
+            clip = render_clip(face, emotion, settings, index)
+            assert expected <= {a.lstrip("LR") for a in clip.action_units.split("+")}, clip.action_units
+    # contempt is one-sided: the subject's right (the image's left) for R14, the other side for L14
+    for side, sign in (("R", -1), ("L", 1)):
+        clip = render_clip(face, "contempt", settings, 0, action_units=f"{side}14")
+        shift = np.linalg.norm(clip.landmarks[clip.apex] - clip.landmarks[clip.onset], axis=1)
+        moved = np.flatnonzero(shift > 0.4 * shift.max())
+        assert len(moved) and (np.sign(face.landmarks[moved, 0] - centre_x) == sign).all(), (side, moved)
+        assert clip.action_units == f"{side}14"
+
+
+def test_sets_of_different_seeds_share_no_face():
+    first, second = SyntheticSettings(), SyntheticSettings(seed=1000)
+    faces = [render_face(s, subject).image for s in (first, second) for subject in range(1, 9)]
+    for i in range(8):
+        for j in range(8, 16):
+            assert np.abs(faces[i] - faces[j]).mean() > 10, (i, j - 8)
+    assert np.array_equal(render_face(first, 3).image, faces[2])  # while a seed's faces are its own, always
+
+
+@pytest.mark.parametrize("config, reader_type, classes", [
+    ("synthetic_macro", "SheetFramesDataset", ("positive", "negative", "surprise", "neutral")),
+    ("synthetic_ckplus", "CkPlusDataset", ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise")),
+])
+def test_the_macro_expression_sets_are_read_by_their_layouts_readers(tmp_path, config, reader_type, classes):
+    small = ["dataset.generator.subjects=2", "dataset.generator.height=48", "dataset.generator.width=48",
+             "dataset.generator.min_frames=6", "dataset.generator.max_frames=8"]
+    dataset = reader(config, None, f"paths.data_dir={tmp_path}", *small)
+    assert type(dataset.dataset).__name__ == reader_type and dataset.root == tmp_path / config
+    clips = dataset.clips()
+    assert dataset.name == config and dataset.class_names == classes
+    assert {dataset.class_names[c.label] for c in clips} == set(classes)
+    assert all(c.dataset == config and c.landmarks.is_file() for c in clips)
+    macro = dataset.settings
+    assert macro.amplitude >= 3 * SyntheticSettings().amplitude and macro.seed != SyntheticSettings().seed
+    if config == "synthetic_ckplus":  # CK+'s codes, 1 anger .. 7 surprise, in the emotion files
+        codes = {int(float(p.read_text())) for p in tmp_path.glob(f"{config}/Emotion/*/*/*_emotion.txt")}
+        assert codes == set(range(1, 8))
+        assert all(c.onset == 0 and c.apex == c.offset == c.num_frames - 1 for c in clips)
+    else:
+        assert Counter(c.emotion for c in clips)["neutral"] == 2 * round(0.2 * 16)
+
+
+def test_bad_new_settings_are_refused():
+    for bad in ({"neutral_fraction": 1.0}, {"neutral_fraction": 0.5, "others_fraction": 0.5}, {"emotions": ["joy"]},
+                {"emotions": []}, {"motion_spread": 0.0}):
+        with pytest.raises(ValueError, match="SyntheticSettings"):
             SyntheticSettings(**bad)

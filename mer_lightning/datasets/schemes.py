@@ -124,6 +124,15 @@ SCHEMES: dict[str, ClassScheme] = {
             ("negative", "positive"),
             {**_to("negative", _NEGATIVE), **_to("positive", _POSITIVE), **_to(None, ("surprise", *_OTHER))},
         ),
+        # Nistor & Czibula's emotion-recognition stage on macro-expressions, before their micro-expression stage:
+        # positive = happiness; negative = anger, contempt, disgust, fear, sadness (and repression and tense, the
+        # micro-expression sets' other negatives); surprise; neutral. Others dropped.
+        ClassScheme(
+            "macro4",
+            ("positive", "negative", "surprise", "neutral"),
+            {**_to("positive", _POSITIVE), **_to("negative", _NEGATIVE), "surprise": "surprise", "neutral": "neutral",
+             **_to(None, _OTHER)},
+        ),
         # CK+'s 7 labelled emotions (codes 1-7); neutral (code 0) dropped.
         ClassScheme(
             "ckplus_7",

@@ -30,7 +30,9 @@ class SyntheticDataset(DatasetWrapper):
         generator: SyntheticSettings | Mapping | None = None,
     ) -> None:
         super().__init__(reader(name=name, root=root, classes=classes))
-        self.settings = generator if isinstance(generator, SyntheticSettings) else SyntheticSettings(**(generator or {}))
+        if not isinstance(generator, SyntheticSettings):
+            generator = SyntheticSettings(**(generator or {}))
+        self.settings = generator
         self.root = Path(root)
 
     def clips(self) -> list[Clip]:

@@ -87,14 +87,17 @@ def _write_frames(folder: Path, frames: np.ndarray, names: Iterable[str], settin
         (folder / name).write_bytes(encode_image(frame, Path(name).suffix, settings, grayscale))
 
 
-# Each release's words for the generator's (CASME II) emotions. The classes of the composite schemes are kept: a
-# negative emotion stays negative.
+# Each release's words for the generator's emotions: CASME II's are mapped to ones the release has, keeping the
+# classes of the composite schemes (a negative emotion stays negative); any other is written as it is (SAMM: with a
+# capital), and the dataset's class scheme decides about it.
 CASME_EMOTIONS = {"others": "tense"}
-SAMM_EMOTIONS = {"happiness": "Happiness", "disgust": "Disgust", "repression": "Contempt", "surprise": "Surprise",
-                 "fear": "Anger", "sadness": "Sadness", "others": "Other"}
-VALENCE = {"happiness": "positive", "surprise": "surprise", "others": "others", **dict.fromkeys(NEGATIVE_EMOTIONS, "negative")}
+SAMM_EMOTIONS = {"repression": "Contempt", "fear": "Anger", "others": "Other"}
+VALENCE = {"happiness": "positive", "surprise": "surprise", "others": "others", "neutral": "neutral",
+           **dict.fromkeys((*NEGATIVE_EMOTIONS, "anger", "contempt", "tense"), "negative")}
 SMIC_CODES = {"negative": "ne", "positive": "po", "surprise": "sur"}
-CKPLUS_CODES = {"repression": 2, "disgust": 3, "fear": 4, "happiness": 5, "sadness": 6, "surprise": 7}  # others: none
+# CK+'s emotion codes; repression is written as contempt (AU14, the dimpler), tense and others get none (unlabelled).
+CKPLUS_CODES = {"neutral": 0, "anger": 1, "contempt": 2, "repression": 2, "disgust": 3, "fear": 4, "happiness": 5,
+                "sadness": 6, "surprise": 7}
 CASME_SQ_SUBJECT_CODE = 14  # participant 1 is s15, as in the release
 CASME_SQ_VIDEO = ("0101", "disgust1", "disgustingteeth")  # video code, name, description
 
@@ -163,7 +166,7 @@ def write_samm_layout(root: str | Path, clips: Iterable[RenderedClip], settings:
         _write_frames(root / "SAMM" / subject / name, clip.frames, names, settings, grayscale=True)
         rows.append([clip.subject + 5, name, clip.index // 3 + 1, first + clip.onset, first + clip.apex,
                      first + clip.offset, clip.offset - clip.onset + 1, "Micro - 1/2", clip.action_units,
-                     SAMM_EMOTIONS[clip.emotion], "", ""])
+                     SAMM_EMOTIONS.get(clip.emotion, clip.emotion.capitalize()), "", ""])
     write_xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", pd.DataFrame(rows), header=False)
     return root
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from mer_lightning.datasets.synthetic.faces import MIRROR, Face, render_face
-from mer_lightning.datasets.synthetic.plan import emotion_plan, parse_action_units, pick_action_units
+from mer_lightning.datasets.synthetic.plan import ActionUnit, emotion_plan, parse_action_units, pick_action_units
 from mer_lightning.datasets.synthetic.settings import SyntheticSettings, rng_for
 
 
@@ -73,24 +73,32 @@ class RenderedClip:
     offset: int
 
 
-def _bumps(face: Face, action_units: Iterable[int]) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Per AU: bump centres (N, 2) px, directions (N, 2) px-unit vectors in the image, sigma px."""
+def _bumps(
+    face: Face, action_units: Iterable[ActionUnit], spread: float = 1.0
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Per AU: bump centres (N, 2) px, directions (N, 2) px-unit vectors in the image, sigma px (times `spread`).
+
+    A one-sided AU ("R14") keeps the bumps of the subject's right half (the image's left, as `AU_MOTION` gives them)
+    or of the left half (their mirror images), and those on the midline."""
     units = face.to_face_units(face.landmarks)
     rot = face.rotation()
     out = []
     for au in action_units:
-        if au not in AU_MOTION:
-            raise ValueError(f"no motion defined for AU{au}; known: {sorted(AU_MOTION)}")
-        sigma, bumps = AU_MOTION[au]
+        if au.number not in AU_MOTION:
+            raise ValueError(f"no motion defined for AU{au.number}; known: {sorted(AU_MOTION)}")
+        sigma, bumps = AU_MOTION[au.number]
         centres, directions = [], []
         for bump in bumps:
             mirrored = tuple(int(MIRROR[i]) for i in bump.at)
             midline = sorted(mirrored) == sorted(bump.at)
-            for at, side in [(bump.at, 1.0)] + ([] if midline else [(mirrored, -1.0)]):
+            halves = [(bump.at, 1.0)] + ([] if midline else [(mirrored, -1.0)])
+            if au.side and not midline:
+                halves = [halves[0] if au.side == "R" else halves[1]]
+            for at, side in halves:
                 centres.append(units[list(at)].mean(0) + (side * bump.offset[0], bump.offset[1]))
                 directions.append((side * bump.direction[0], bump.direction[1]))
         centres_px = face.centre + face.scale * (np.array(centres) @ rot.T)
-        out.append((centres_px, np.array(directions) @ rot.T, sigma * face.scale))
+        out.append((centres_px, np.array(directions) @ rot.T, sigma * spread * face.scale))
     return out
 
 
@@ -144,15 +152,15 @@ def render_clip(
     aus = parse_action_units(action_units) if action_units else picked
     spread = settings.amplitude_spread
     peak = settings.amplitude * settings.pixel_scale * rng.uniform(1 - spread, 1 + spread)
-    au_gain = dict(zip(sorted(AU_MOTION), rng.uniform(0.85, 1.15, len(AU_MOTION))))
-    gains = [au_gain[au] for au in aus]
+    au_gain = dict(zip(sorted(AU_MOTION), rng.uniform(0.85, 1.15, len(AU_MOTION))))  # a new AU changes every clip
+    gains = [au_gain[au.number] for au in aus]
     offset_px = rng.uniform(-1.0, 1.0, 2) * settings.pixel_scale
     head = offset_px + _jitter(rng, length, settings.jitter * settings.pixel_scale)
     brightness = rng.uniform(0.94, 1.06)
     profile = _profile(length, onset, apex, offset)
 
     h, w = settings.height, settings.width
-    bumps = _bumps(face, aus)
+    bumps = _bumps(face, aus, settings.motion_spread)
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     grid = np.stack([gx, gy], -1).astype(np.float64)
     field = _displacement(grid, bumps, gains)
