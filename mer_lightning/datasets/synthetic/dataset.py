@@ -15,8 +15,9 @@ from mer_lightning.datasets.synthetic.settings import SyntheticSettings
 class SyntheticDataset(DatasetWrapper):
     """A generated set, written in a release's layout and read by that release's reader.
 
-    `reader` makes the reader, given this set's `name`, `root` and `classes` (from config, a partial of the release's
-    dataset config: `conf/dataset/synthetic.yaml` takes CASME II's). `generator` holds `SyntheticSettings` fields
+    `reader` makes the reader, given this set's `name`, `root`, `classes` and `fps` (the rate the set imitates; null
+    leaves the reader's own) (from config, a partial of the release's dataset config: `conf/dataset/synthetic.yaml`
+    takes CASME II's). `generator` holds `SyntheticSettings` fields
     (`{"subjects": 4}`); its `layout` is the one the reader reads. The set is generated into `root` when first read,
     or again when its settings changed.
     """
@@ -28,8 +29,10 @@ class SyntheticDataset(DatasetWrapper):
         classes: str | Mapping | ClassScheme,
         reader: Callable[..., ClipDataset],
         generator: SyntheticSettings | Mapping | None = None,
+        fps: float | None = None,
     ) -> None:
-        super().__init__(reader(name=name, root=root, classes=classes))
+        rate = {} if fps is None else {"fps": fps}
+        super().__init__(reader(name=name, root=root, classes=classes, **rate))
         if not isinstance(generator, SyntheticSettings):
             generator = SyntheticSettings(**(generator or {}))
         self.settings = generator
