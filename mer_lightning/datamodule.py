@@ -3,12 +3,17 @@
 Inputs are computed once per clip into the disk cache (`prepare_data`), then held in memory as stacked tensors, so
 that a batch is one indexing operation. A batch is a dict of plain tensors: one entry per pipeline output, plus
 `label` and `clip_id` (the clip's position in `self.clips`, so predictions can be keyed by clip).
+
+Sequence outputs (the pipeline's `sequences`, first axis time) are zero-padded to the longest clip, and `length`
+holds each clip's real frame count, so that a sequence model can pack or mask them: no frame is ever cut. With
+`unit: frame` the items are the frames themselves (each labelled with its clip's class and keyed by its clip), as
+per-frame training stages need.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -25,6 +30,7 @@ from mer_lightning.protocols import Protocol, Split
 
 log = logging.getLogger(__name__)
 ON_ERROR = ("raise", "skip")
+UNITS = ("clip", "frame")
 
 
 class ClipTensors(Dataset):
@@ -58,10 +64,21 @@ class MERDataModule(pl.LightningDataModule):
         eval_batch_size: int = 512,
         on_error: str = "raise",
         augment: Callable | None = None,
+        unit: str = "clip",
+        held_out: Sequence[Clip] | None = None,
+        batch_sampler: Callable[[torch.Tensor, int], Iterable[list[int]]] | None = None,
     ) -> None:
+        """`held_out`: the clips a fold tests on, given to a stage that only trains (pre-training, perhaps on
+        another dataset): it then trains on every clip the protocol does not hold out for them and tests none.
+        `batch_sampler(labels, batch_size)`: the training batches as lists of item positions (an episodic sampler,
+        say); by default, shuffled batches of `batch_size`."""
         super().__init__()
         if on_error not in ON_ERROR:
             raise ValueError(f"datamodule.on_error must be one of {ON_ERROR}, got {on_error!r}")
+        if unit not in UNITS:
+            raise ValueError(f"datamodule.unit must be one of {UNITS}, got {unit!r}")
+        if unit == "frame" and not pipeline.sequences:
+            raise ValueError("datamodule.unit=frame needs a sequence input: list it in preprocessing.sequences")
         self.dataset = dataset
         self.pipeline = pipeline
         self.protocol = protocol
@@ -69,6 +86,9 @@ class MERDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.on_error = on_error
+        self.unit = unit
+        self.held_out = held_out
+        self.batch_sampler = batch_sampler
         # An albumentations transform (from config), applied alike to every image of a training clip.
         self.augment = ClipAugment(augment) if augment is not None else None
         self.clips: list[Clip] = []
@@ -111,12 +131,17 @@ class MERDataModule(pl.LightningDataModule):
         if self.split is not None:
             return
         clips = self.dataset.clips()
-        split = self.protocol.split(clips)
+        if self.held_out is None:
+            split = self.protocol.split(clips)
+        else:
+            split = self.protocol.training_split(clips, self.held_out)
         self._compute([*split.train, *split.val, *split.test])
         self.split = Split(*([c for c in part if c.uid in self._arrays] for part in (split.train, split.val, split.test)))
         self.clips = [*self.split.train, *self.split.val, *self.split.test]
-        if not self.split.train or not self.split.test:
-            raise ValueError(f"fold {self.protocol.fold}: no training or no test clips left after preprocessing")
+        if not self.split.train:
+            raise ValueError(f"fold {self.protocol.fold}: no training clips left after preprocessing")
+        if not self.split.test and self.held_out is None:
+            raise ValueError(f"fold {self.protocol.fold}: no test clips left after preprocessing")
 
     def _compute(self, clips: list[Clip]) -> None:
         for clip in clips:
@@ -131,25 +156,76 @@ class MERDataModule(pl.LightningDataModule):
     def _tensors(self, clips: list[Clip], augment: ClipAugment | None = None) -> ClipTensors:
         position = {c.uid: i for i, c in enumerate(self.clips)}
         arrays = [self._arrays[c.uid] for c in clips]
-        tensors = {
-            key: torch.from_numpy(np.stack([a[key] for a in arrays])) if arrays else torch.empty(0)
-            for key in self.pipeline.outputs
-        }
-        tensors["label"] = torch.tensor([c.label for c in clips], dtype=torch.long)
-        tensors["clip_id"] = torch.tensor([position[c.uid] for c in clips], dtype=torch.long)
+        tensors = {"label": torch.tensor([c.label for c in clips], dtype=torch.long),
+                   "clip_id": torch.tensor([position[c.uid] for c in clips], dtype=torch.long)}
+        lengths = self._lengths(clips, arrays)
+        for key in self.pipeline.outputs:
+            tensors[key] = _stack([a[key] for a in arrays], padded=key in self.pipeline.sequences)
+        if lengths is not None:
+            tensors["length"] = lengths
+            if self.unit == "frame" and clips:
+                tensors = _frames(tensors, self.pipeline.sequences)
         return ClipTensors(tensors, augment, self.pipeline.outputs)
 
+    def _lengths(self, clips: list[Clip], arrays: list[dict[str, np.ndarray]]) -> torch.Tensor | None:
+        """Each clip's frame count, the same in every sequence output of the clip (None without sequences)."""
+        if not self.pipeline.sequences:
+            return None
+        lengths = []
+        for clip, clip_arrays in zip(clips, arrays):
+            counts = {key: len(clip_arrays[key]) for key in self.pipeline.sequences}
+            if len(set(counts.values())) > 1:
+                raise ValueError(f"clip {clip.uid}: its sequence inputs have different lengths {counts}")
+            lengths.append(next(iter(counts.values())))
+        return torch.tensor(lengths, dtype=torch.long)
+
     def _loader(self, stage: str, shuffle: bool) -> DataLoader:
-        data = self._stages[stage]
-        order = RandomSampler(data) if shuffle else SequentialSampler(data)
-        batch_size = self.batch_size if shuffle else self.eval_batch_size
-        return DataLoader(data, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
+        return _batches(self._stages[stage], self.batch_size if shuffle else self.eval_batch_size, shuffle)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        if self.batch_sampler is None:
+            return self._loader("train", shuffle=True)
+        data = self._stages["train"]
+        return DataLoader(data, sampler=self.batch_sampler(data.tensors["label"], self.batch_size), batch_size=None)
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader("val", shuffle=False) if self.split.val else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+    def eval_loader(self, part: str) -> DataLoader:
+        """The items of one part of the split (`train`, `val`, `test`) in order and never augmented: for what a
+        task reports about its own training data."""
+        data = self._stages[part]
+        return _batches(ClipTensors(data.tensors, inputs=data.inputs), self.eval_batch_size, shuffle=False)
+
+
+def _batches(data: ClipTensors, batch_size: int, shuffle: bool) -> DataLoader:
+    """Whole batches drawn by one indexing of the stacked tensors (no per-item collation)."""
+    order = RandomSampler(data) if shuffle else SequentialSampler(data)
+    return DataLoader(data, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
+
+
+def _stack(arrays: list[np.ndarray], padded: bool) -> torch.Tensor:
+    """One tensor of every clip's array; sequences zero-padded on their first axis to the longest."""
+    if not arrays:
+        return torch.empty(0)
+    if not padded:
+        return torch.from_numpy(np.stack(arrays))
+    longest = max(len(a) for a in arrays)
+    stacked = np.zeros((len(arrays), longest, *arrays[0].shape[1:]), dtype=arrays[0].dtype)
+    for row, array in zip(stacked, arrays):
+        row[: len(array)] = array
+    return torch.from_numpy(stacked)
+
+
+def _frames(tensors: dict[str, torch.Tensor], sequences: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Clip items -> frame items: every real frame of the sequence inputs, with its clip's other entries."""
+    lengths = tensors["length"]
+    clip_index = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
+    frame_index = torch.cat([torch.arange(int(n)) for n in lengths])
+    frames = {key: value[clip_index, frame_index] if key in sequences else value[clip_index]
+              for key, value in tensors.items() if key != "length"}
+    frames["frame"] = frame_index
+    return frames

@@ -37,6 +37,12 @@ class Protocol(ABC):
     def fold(self) -> str | None:
         return getattr(self, self.fold_setting)
 
+    def training_split(self, clips: Sequence[Clip], held_out: Sequence[Clip]) -> Split:
+        """The split of a stage that only trains (pre-training, perhaps on another dataset) in this fold: every clip
+        but those of a subject the fold tests on, so that no stage of a fold ever sees its test subjects."""
+        subjects = {c.subject for c in held_out}
+        return Split(train=[c for c in clips if c.subject not in subjects], val=[], test=[])
+
 
 def resolve_subject(name: str, clips: Sequence[Clip]) -> str:
     """The internal subject id (`dataset/subject`) for a name given either way, when it is unambiguous."""
@@ -114,7 +120,8 @@ def resolve_clip(name: str, clips: Sequence[Clip]) -> str:
 
 class LeaveOneVideoOut(Protocol):
     """LOVO (the survey's leave-one-video-out): test on one clip, train on all others, its subject's included;
-    `val_clips` training clips may be held out for validation."""
+    `val_clips` training clips may be held out for validation. A pre-training stage leaves out the test clip only,
+    as the fold's own training does."""
 
     fold_setting = "test_clip"
 
@@ -141,6 +148,10 @@ class LeaveOneVideoOut(Protocol):
             val=[c for c in clips if c.uid in val],
             test=[c for c in clips if c.uid == test_uid],
         )
+
+    def training_split(self, clips: Sequence[Clip], held_out: Sequence[Clip]) -> Split:
+        uids = {c.uid for c in held_out}
+        return Split(train=[c for c in clips if c.uid not in uids], val=[], test=[])
 
 
 def _check_datasets(names: Sequence[str], clips: Sequence[Clip], setting: str) -> None:

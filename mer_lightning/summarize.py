@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from mer_lightning.tracking import Summary, Tracker
+from mer_lightning.reports import Summary
+from mer_lightning.tracking import Tracker
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 

@@ -1,9 +1,10 @@
-"""MLflow records: one run per fold, one summary run per sweep, and the pooled metrics that make the headline.
+"""MLflow records: one run per fold (and per stage of a multi-stage fold), one summary run per sweep.
 
 A sweep opens its summary run first (tagged `mer.run_type=summary`, holding the list of expected folds), each fold
-run is its child (`mer.run_type=fold`, same `mer.sweep_id`), and `summarize` rebuilds the summary from whatever
-fold runs finished, naming the folds that are missing or failed. Headline UF1/UAR are computed on the predictions
-pooled over all folds (MEGC 2019), never averaged over folds.
+run is its child (`mer.run_type=fold`, same `mer.sweep_id`), each stage of a multi-stage fold a child of the fold
+run (`mer.run_type=stage`, `mer.stage`), and `summarize` rebuilds the summary from whatever fold runs finished,
+naming the folds that are missing or failed. What is recorded is computed by `reports.py`; this module only writes
+and reads the store. Entry points talk to MLflow through the `Tracker`'s methods alone.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,19 @@ from mlflow.entities import Metric, Param, RunStatus
 from pytorch_lightning.loggers import MLFlowLogger
 
 from mer_lightning import metrics
-from mer_lightning.clip import Clip
+from mer_lightning.lit.task import Artifact, TaskResult
+from mer_lightning.reports import Summary, best_test_epoch, confusion_figure, fold_scores, summarize_predictions
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.csv"
 EPOCH_PREDICTIONS = "epoch_predictions.csv"
 EXPECTED_FOLDS = "expected_folds.json"
+CONFIG = "config.yaml"
+# The tags that say what a run is, beside its sweep and fold.
+DESCRIPTION_TAGS = ("mer.dataset", "mer.model", "mer.protocol", "mer.overrides")
+WEIGHTS = "weights.pt"
+WEIGHT_DIGESTS = "weight_digests.json"
+SPLIT = "split.json"
 
 
 def git_sha() -> str:
@@ -54,96 +62,10 @@ def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def predictions_table(
-    clips: Sequence[Clip], clip_ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str]
-) -> pd.DataFrame:
-    """One row per test clip: clip, subject, dataset, label, prediction and the class probabilities."""
-    table = pd.DataFrame(
-        {
-            "clip": [clips[i].uid for i in clip_ids],
-            "subject": [clips[i].subject for i in clip_ids],
-            "dataset": [clips[i].dataset for i in clip_ids],
-            "label": labels.astype(int),
-            "prediction": probs.argmax(1).astype(int),
-        }
-    )
-    for index, name in enumerate(class_names):
-        table[f"p_{name}"] = probs[:, index]
-    return table
-
-
-@dataclass
-class Summary:
-    """Pooled and broken-down figures of a sweep, as logged to its summary run."""
-
-    pooled: dict[str, float]
-    per_class: pd.DataFrame
-    per_subject: pd.DataFrame
-    per_dataset: pd.DataFrame
-    confusion: np.ndarray
-    class_names: list[str]
-    missing_folds: list[str] = field(default_factory=list)
-    failed_folds: list[str] = field(default_factory=list)
-    run_id: str = ""
-    oracle: dict[str, float] | None = None
-
-    def report(self) -> str:
-        lines = [
-            f"pooled over {self.pooled['n']} clips: UF1 {self.pooled['uf1']:.4f}  UAR {self.pooled['uar']:.4f}  "
-            f"accuracy {self.pooled['accuracy']:.4f}",
-            "", "per class:", self.per_class.to_string(float_format="%.4f"),
-            "", "per subject (UF1/UAR over the classes in that subject's ground truth):",
-            self.per_subject.to_string(float_format="%.4f"),
-        ]
-        if len(self.per_dataset) > 1:
-            lines += ["", "per dataset:", self.per_dataset.to_string(float_format="%.4f")]
-        if self.oracle:
-            lines += ["", f"AUDIT ONLY, not a result: had each fold kept its best test epoch, UF1 would read "
-                          f"{self.oracle['uf1']:.4f} and UAR {self.oracle['uar']:.4f}"]
-        if self.missing_folds or self.failed_folds:
-            lines += ["", f"missing folds: {self.missing_folds}", f"failed folds: {self.failed_folds}"]
-        return "\n".join(lines)
-
-
-def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str]) -> Summary:
-    k = len(class_names)
-    confusion = metrics.confusion(table["label"], table["prediction"], k)
-    pooled = metrics.scores(table["label"], table["prediction"], k)
-    per_class = pd.DataFrame(
-        {"f1": metrics.per_class_f1(confusion), "recall": metrics.per_class_recall(confusion),
-         "support": confusion.sum(axis=1)},
-        index=pd.Index(class_names, name="class"),
-    )
-
-    def breakdown(column: str) -> pd.DataFrame:
-        rows = {
-            name: metrics.scores(group["label"], group["prediction"], k, present_only=column == "subject")
-            for name, group in table.groupby(column, sort=True)
-        }
-        return pd.DataFrame.from_dict(rows, orient="index").rename_axis(column)
-
-    return Summary(pooled, per_class, breakdown("subject"), breakdown("dataset"), confusion, list(class_names))
-
-
-def best_test_epoch(epochs: pd.DataFrame) -> pd.DataFrame:
-    """The predictions of the epoch with the best test accuracy (ties to the earliest): the oracle's choice."""
-    accuracy = (epochs["label"] == epochs["prediction"]).groupby(epochs["epoch"]).mean()
-    return epochs[epochs["epoch"] == accuracy.idxmax()]
-
-
-def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
-    figure = Figure(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
-    axes = figure.add_subplot()
-    axes.imshow(confusion, cmap="Blues")
-    for (i, j), count in np.ndenumerate(confusion):
-        axes.text(j, i, str(count), ha="center", va="center", color="black")
-    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
-    axes.set_yticks(range(len(class_names)), class_names)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    axes.set_title(title)
-    figure.tight_layout()
-    return figure
+class TrainedFold(NamedTuple):
+    config_yaml: str
+    weights: Path
+    tags: dict[str, str]
 
 
 class Tracker:
@@ -170,7 +92,7 @@ class Tracker:
         else:
             self.experiment_id = experiment.experiment_id
 
-    # fold runs -------------------------------------------------------------------------------------------------
+    # fold and stage runs --------------------------------------------------------------------------------------
 
     def start_fold(self, tags: Mapping[str, str], config: Mapping, config_yaml: str, run_name: str) -> str:
         tags = {"mer.run_type": "fold", "mer.sweep_id": self.sweep_id or "", "mer.git_sha": git_sha(), **tags}
@@ -181,8 +103,14 @@ class Tracker:
         items = [Param(k, v) for k, v in flatten(config).items()]
         for start in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[start : start + 100])
-        self.client.log_text(run_id, config_yaml, "config.yaml")
+        self.client.log_text(run_id, config_yaml, CONFIG)
         return run_id
+
+    def start_stage(self, fold_run_id: str, stage: str, index: int, tags: Mapping[str, str], run_name: str) -> str:
+        """A stage of a multi-stage fold: a child run of the fold run, tagged `mer.stage` and `mer.stage_index`."""
+        tags = {"mer.run_type": "stage", "mer.sweep_id": self.sweep_id or "", "mer.stage": stage,
+                "mer.stage_index": str(index), "mlflow.parentRunId": fold_run_id, **tags}
+        return self.client.create_run(self.experiment_id, tags=tags, run_name=run_name).info.run_id
 
     def lightning_logger(self, run_id: str) -> MLFlowLogger:
         # Unbuffered, MLflow's async logging thread polls its queue with a 1 s timeout, and each termination of the
@@ -190,6 +118,30 @@ class Tracker:
         # waits on its stop event (woken at once) and writes each second's metrics as one batch.
         os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "1")
         return MLFlowLogger(tracking_uri=self.tracking_uri, run_id=run_id, synchronous=False)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(run_id, key, value)
+
+    def record_stage(
+        self,
+        run_id: str,
+        result: TaskResult,
+        split: Mapping[str, Sequence[str]],
+        weights: Path | None,
+        digests: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        """What a stage leaves whatever its task: the figures it measured at its end (`final/<name>`), its artifacts,
+        the clips it trained, validated and tested on (`split.json`, by uid), its net's final weights (the file, under
+        its own name: `weights.pt`) and the digests of its modules at start and end."""
+        if result.metrics:
+            finals = [Metric(f"final/{k}", float(v), 0, 0) for k, v in result.metrics.items()]
+            self.client.log_batch(run_id, metrics=finals)
+        self.log_artifacts(run_id, result.artifacts)
+        self.client.log_dict(run_id, {part: list(uids) for part, uids in split.items()}, SPLIT)
+        if weights is not None:
+            self.client.log_artifact(run_id, str(weights))
+        self.client.log_dict(run_id, {k: dict(v) for k, v in digests.items()}, WEIGHT_DIGESTS)
 
     def record_fold(
         self,
@@ -199,21 +151,24 @@ class Tracker:
         skipped: Mapping[str, str],
         repairs: Mapping[str, list[str]] | None = None,
     ) -> dict:
-        """Logs the fold's predictions, confusion matrix, skip and repair counts and lists (`repairs`: the reader's
-        repairs of the fold's clips, by clip uid); returns its test scores."""
-        summary = summarize_predictions(table, class_names)
+        """Logs the fold's predictions, test figures (`test/uf1`, ...), confusion matrix, skip and repair counts and
+        lists (`repairs`: the reader's repairs of the fold's clips, by clip uid); returns its test figures."""
+        scores = fold_scores(table, class_names)
         self.client.log_text(run_id, table.to_csv(index=False), PREDICTIONS)
-        self._log_confusion(run_id, summary.confusion, class_names, "fold confusion")
+        self.client.log_batch(run_id, metrics=[Metric(f"test/{k}", float(v), 0, 0) for k, v in scores.items()])
+        self.client.set_tag(run_id, "mer.class_names", json.dumps(list(class_names)))
+        confusion = metrics.confusion(table["label"], table["prediction"], len(class_names))
+        self._log_confusion(run_id, confusion, class_names, "fold confusion")
         # Logged even when zero, so runs can be filtered and compared on them.
         for name, listed in (("skipped_clips", skipped), ("repaired_clips", repairs or {})):
             self.client.log_metric(run_id, name, len(listed))
             self.client.set_tag(run_id, f"mer.{name}", str(len(listed)))
             if listed:
                 self.client.log_dict(run_id, dict(listed), f"{name}.json")
-        return metrics.scores(table["label"], table["prediction"], len(class_names), present_only=True)
+        return scores
 
-    def log_artifacts(self, run_id: str, artifacts: Mapping[str, Figure | str | Mapping | list]) -> None:
-        """Artifacts a callback rendered (path -> figure, text, or JSON-able data), logged under their paths."""
+    def log_artifacts(self, run_id: str, artifacts: Mapping[str, Artifact]) -> None:
+        """Artifacts a task or callback rendered (path -> figure, text, or JSON-able data), logged under their paths."""
         for path, artifact in artifacts.items():
             if isinstance(artifact, Figure):
                 self.client.log_figure(run_id, artifact, path)
@@ -227,8 +182,13 @@ class Tracker:
         self.client.log_text(run_id, table.to_csv(index=False), EPOCH_PREDICTIONS)
         self.client.set_tag(run_id, "mer.record_oracle", "true")
 
-    def end_run(self, run_id: str, failed: bool = False) -> None:
-        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED))
+    def end_run(self, run_id: str) -> None:
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+    def fail(self, run_id: str, error: BaseException) -> None:
+        """Ends a run that did not complete, with the error that stopped it (`mer.error`)."""
+        self.client.set_tag(run_id, "mer.error", f"{type(error).__name__}: {error}"[:5000])
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
     # sweeps ----------------------------------------------------------------------------------------------------
 
@@ -254,12 +214,41 @@ class Tracker:
         directory = tempfile.mkdtemp(prefix="mer-")
         return Path(self.client.download_artifacts(run_id, path, directory))
 
-    def summarize(self, sweep_id: str) -> Summary:
-        """Rebuilds the sweep's summary run from its fold runs (at the end of a sweep, or any time later)."""
+    def _summary_run(self, sweep_id: str):
         summaries = self._runs(sweep_id, "summary")
         if not summaries:
             raise LookupError(f"no summary run for sweep {sweep_id!r} in experiment {self.experiment_id}")
-        summary_run = summaries[-1]
+        return summaries[-1]
+
+    def expected_folds(self, sweep_id: str) -> list[str]:
+        return json.loads(self._download(self._summary_run(sweep_id).info.run_id, EXPECTED_FOLDS).read_text())
+
+    def sweep_tags(self, sweep_id: str) -> dict[str, str]:
+        """What a sweep's summary run says it was (`mer.dataset`, `mer.model`, `mer.protocol`, `mer.overrides`)."""
+        tags = self._summary_run(sweep_id).data.tags
+        return {key: tags[key] for key in DESCRIPTION_TAGS if key in tags}
+
+    def trained_fold(self, sweep_id: str, fold: str) -> TrainedFold:
+        """A finished fold of the sweep, to test it again: its composed config (YAML text), the weights of the net
+        it tested (its last stage's), downloaded, and the tags that describe it."""
+        runs = [r for r in self._runs(sweep_id, "fold") if r.data.tags.get("mer.fold") == fold]
+        finished = [r for r in runs if r.info.status == "FINISHED"]
+        if not finished:
+            states = ", ".join(r.info.status for r in runs) or "no run"
+            raise LookupError(f"sweep {sweep_id!r} has no finished run of fold {fold!r} ({states})")
+        run = finished[-1]
+        weights_run = run.data.tags.get("mer.weights_run")
+        if weights_run is None:
+            raise LookupError(f"sweep {sweep_id!r}, fold {fold!r}: no weights were saved (save_weights=false)")
+        return TrainedFold(
+            self._download(run.info.run_id, CONFIG).read_text(),
+            self._download(weights_run, WEIGHTS),
+            {key: run.data.tags[key] for key in DESCRIPTION_TAGS if key in run.data.tags},
+        )
+
+    def summarize(self, sweep_id: str) -> Summary:
+        """Rebuilds the sweep's summary run from its fold runs (at the end of a sweep, or any time later)."""
+        summary_run = self._summary_run(sweep_id)
         expected = json.loads(self._download(summary_run.info.run_id, EXPECTED_FOLDS).read_text())
         finished: dict[str, pd.DataFrame] = {}
         oracle: dict[str, pd.DataFrame] = {}

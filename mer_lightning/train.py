@@ -1,13 +1,19 @@
 """`mer-train`: one fold of a protocol, from config to an MLflow fold run. `mer-train -m` runs every fold.
 
-`mer-eval` (evaluate.py) is the same fold run with `fit: false` and a `checkpoint` per fold (conf/eval.yaml).
+A fold runs its stages in order, all inside its Hydra job. An experiment lists them (`stage_order`, with each
+stage's settings under `stages.<name>`); with none, the fold is one stage made of its own dataset, preprocessing,
+model, task and trainer, recorded in the fold run alone. Every stage but the last only trains, on no clip of a
+subject the fold tests on; the last one is tested. Each saves its net's weights, which later stages start named
+modules from (`init`). `mer-eval` (evaluate.py) is the same fold run with `fit: false`: given weights per fold, or
+a finished sweep's own (`from_sweep`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import hydra
@@ -19,99 +25,232 @@ from hydra.utils import instantiate
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from mer_lightning.clip import Clip
 from mer_lightning.datamodule import MERDataModule
-from mer_lightning.metrics import scores
 from mer_lightning.lit.callbacks import TestEveryEpoch
+from mer_lightning.lit.task import Task, TaskResult
 from mer_lightning.models.weights import load_weights
 from mer_lightning.protocols import Protocol
-from mer_lightning.tracking import Tracker, predictions_table
+from mer_lightning.reports import fold_scores, predictions_table
+from mer_lightning.stages import Handover, hand_over, module_digests, save_weights
+from mer_lightning.tracking import Tracker
 
 log = logging.getLogger(__name__)
 # The repository's conf/ (installed editable), or a config tree of your own.
 CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
+# A stage's entry for these replaces the fold's (they come from config groups); for the settings it is merged over.
+STAGE_GROUPS = ("dataset", "preprocessing", "model", "task")
+STAGE_SETTINGS = ("datamodule", "trainer")
+STAGE_KEYS = (*STAGE_GROUPS, *STAGE_SETTINGS, "init", "freeze")
 
 
-def run_fold(cfg: DictConfig) -> dict:
-    """Fits (unless `fit: false`) and tests one fold, recorded as an MLflow run; returns the fold's test scores."""
+@dataclass
+class Stage:
+    """One stage of a fold, as composed: `name` is `""` for the single stage of a one-stage fold."""
+
+    name: str
+    cfg: DictConfig  # dataset, preprocessing, datamodule, model, task, trainer
+    init: list[Handover]
+    freeze: list[str]
+    tested: bool
+
+
+def compose_stages(cfg: DictConfig) -> list[Stage]:
+    """The fold's stages in order, each with the fold's groups and settings under its own entries (`cfg`: the
+    fold's config, resolved)."""
+    order, entries = list(cfg.stage_order or []), cfg.stages or {}
+    if not order:
+        if entries:
+            raise ValueError(f"stages {sorted(entries)} are configured but stage_order is empty: list them in order")
+        return [Stage("", OmegaConf.masked_copy(cfg, [*STAGE_GROUPS, *STAGE_SETTINGS]), [], [], tested=True)]
+    unknown = sorted(set(order) - set(entries))
+    if unknown:
+        raise ValueError(f"stage_order names {unknown}, which have no entry under stages (have {sorted(entries)})")
+    if len(set(order)) != len(order):
+        raise ValueError(f"stage_order lists a stage twice: {order}")
+    stages = []
+    for index, name in enumerate(order):
+        own = entries[name] or OmegaConf.create({})
+        extra = sorted(set(own) - set(STAGE_KEYS))
+        if extra:
+            raise ValueError(f"stages.{name}: {extra} are not stage settings (choose from {list(STAGE_KEYS)})")
+        tested = index == len(order) - 1
+        if tested and "dataset" in own:
+            raise ValueError(f"stages.{name}: the last stage is tested on the fold's dataset; set `dataset`, not "
+                             f"stages.{name}.dataset")
+        composed = {group: own[group] if group in own else cfg[group] for group in STAGE_GROUPS}
+        composed.update({key: OmegaConf.merge(cfg[key], own.get(key) or {}) for key in STAGE_SETTINGS})
+        init = [Handover.parse(module, spec) for module, spec in (own.get("init") or {}).items()]
+        stages.append(Stage(name, OmegaConf.create(composed), init, list(own.get("freeze") or []), tested))
+    return stages
+
+
+def run_fold(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> dict:
+    """Runs (fits unless `fit: false`, then tests) one fold's stages, recorded as an MLflow fold run with a child run
+    per stage when there are several; returns the fold's test figures. `tags` describe the run (`mer.dataset`,
+    `mer.model`, `mer.protocol`); by default, this Hydra job's choices."""
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if tags is None:
+        choices = HydraConfig.get().runtime.choices
+        tags = {"mer.dataset": str(choices.get("dataset")), "mer.model": str(cfg.model.name),
+                "mer.protocol": str(choices.get("protocol"))}
+    # Resolved once, so that a stage's config, taken out of the whole, keeps every value it interpolated.
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     protocol: Protocol = instantiate(cfg.protocol)
+    stages = compose_stages(cfg)
+    if not cfg.fit:  # given weights: the tested stage alone, its whole net loaded from them
+        stages = [replace(stages[-1], init=[], freeze=[])]
     if rank_zero_only.rank != 0:
         # A DDP worker, started by rank 0 re-running this command: it trains and tests beside rank 0, which records.
-        return _fit_and_test(cfg, protocol, tracker=None, run_id="")
+        return FoldRun(cfg, protocol, stages, tracker=None, tags=tags).run()
     tracker: Tracker = instantiate(cfg.logger)
-    choices = HydraConfig.get().runtime.choices
-    fold = str(protocol.fold)
-    run_id = tracker.start_fold(
-        tags={
-            "mer.dataset": str(choices.get("dataset")),
-            "mer.model": str(cfg.model.name),
-            "mer.protocol": str(choices.get("protocol")),
-            "mer.fold": fold,
-            f"mer.{protocol.fold_setting}": fold,
-        },
-        config=OmegaConf.to_container(cfg, resolve=True),
-        config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
-        run_name=f"{cfg.model.name} {fold}",
-    )
-    try:
-        scores = _fit_and_test(cfg, protocol, tracker, run_id)
-    except BaseException as error:
-        tracker.client.set_tag(run_id, "mer.error", f"{type(error).__name__}: {error}"[:5000])
-        tracker.end_run(run_id, failed=True)
-        raise
-    tracker.end_run(run_id)
-    log.info("fold %s: UF1 %.4f UAR %.4f accuracy %.4f", fold, scores["uf1"], scores["uar"], scores["accuracy"])
-    return scores
+    return FoldRun(cfg, protocol, stages, tracker, tags).run()
 
 
-def _fit_and_test(cfg: DictConfig, protocol: Protocol, tracker: Tracker | None, run_id: str) -> dict:
-    dataset = instantiate(cfg.dataset)
-    if cfg.label_control:
-        dataset = instantiate(cfg.label_control)(dataset)
-    datamodule: MERDataModule = instantiate(
-        cfg.datamodule, dataset=dataset, pipeline=instantiate(cfg.preprocessing), protocol=protocol
-    )
-    datamodule.setup("fit")
-    if tracker:
-        tracker.client.set_tag(run_id, "mer.class_names", json.dumps(list(datamodule.class_names)))
-    net = instantiate(cfg.model.net)(
-        in_chans=datamodule.num_channels(cfg.model.input_keys[0]), num_classes=datamodule.num_classes
-    )
-    if cfg.checkpoint:
-        subject = datamodule.split.test[0].source_subject
-        load_weights(net, str(cfg.checkpoint).format(fold=protocol.fold, subject=subject))
-    task = instantiate(cfg.task, net=net, input_keys=list(cfg.model.input_keys), class_names=datamodule.class_names)
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    oracle = TestEveryEpoch() if protocol.record_oracle else None
-    # No validation subjects, no validation loop (an empty one makes Lightning warn in every fold).
-    no_validation = {} if datamodule.split.val else {"limit_val_batches": 0}
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer,
-        logger=tracker.lightning_logger(run_id) if tracker else False,
-        callbacks=[*callbacks, *([oracle] if oracle else [])],
-        **no_validation,
-    )
-    if cfg.fit:
-        trainer.fit(task, datamodule=datamodule)
-    trainer.test(task, datamodule=datamodule, ckpt_path=cfg.test_checkpoint if cfg.fit else None, verbose=False)
-    predictions = task.test_predictions
-    if tracker is None:
-        return scores(predictions["label"], predictions["probs"].argmax(1), datamodule.num_classes, present_only=True)
-    for callback in callbacks:  # analysis callbacks (figures, tables) leave what they made in `artifacts`
-        tracker.log_artifacts(run_id, getattr(callback, "artifacts", {}))
-    table = predictions_table(
-        datamodule.clips,
-        predictions["clip_id"].numpy(),
-        predictions["label"].numpy(),
-        predictions["probs"].float().numpy(),
-        datamodule.class_names,
-    )
-    if oracle:
-        tracker.record_epoch_predictions(run_id, _epoch_table(oracle, datamodule))
-    repairs = {c.uid: list(c.repairs) for c in datamodule.clips if c.repairs}
-    return tracker.record_fold(run_id, table, datamodule.class_names, datamodule.skipped, repairs)
+class FoldRun:
+    """One fold: its stages run in order, each recorded (rank 0) as it ends; the last one's test predictions make
+    the fold's figures."""
+
+    def __init__(
+        self, cfg: DictConfig, protocol: Protocol, stages: list[Stage], tracker: Tracker | None, tags: Mapping[str, str]
+    ) -> None:
+        self.cfg = cfg
+        self.tags = dict(tags)
+        self.protocol = protocol
+        self.stages = stages
+        self.tracker = tracker
+        self.fold = str(protocol.fold)
+        self.output_dir = Path(HydraConfig.get().runtime.output_dir)
+        self.states: dict[str, dict[str, torch.Tensor]] = {}  # each finished stage's final weights, for hand-over
+        self.run_id = ""
+
+    def run(self) -> dict:
+        if self.tracker is not None:
+            self.run_id = self.tracker.start_fold(
+                tags={
+                    **self.tags,
+                    "mer.fold": self.fold,
+                    f"mer.{self.protocol.fold_setting}": self.fold,
+                    **({"mer.stages": ",".join(s.name for s in self.stages)} if self._staged else {}),
+                },
+                config=OmegaConf.to_container(self.cfg),
+                config_yaml=OmegaConf.to_yaml(self.cfg),
+                run_name=f"{self.cfg.model.name} {self.fold}",
+            )
+        try:
+            scores = self._run_stages()
+        except BaseException as error:
+            if self.tracker is not None:
+                self.tracker.fail(self.run_id, error)
+            raise
+        if self.tracker is not None:
+            self.tracker.end_run(self.run_id)
+        log.info("fold %s: UF1 %.4f UAR %.4f accuracy %.4f", self.fold, scores["uf1"], scores["uar"], scores["accuracy"])
+        return scores
+
+    @property
+    def _staged(self) -> bool:
+        return bool(self.stages[0].name)
+
+    def _run_stages(self) -> dict:
+        held_out = self._held_out() if len(self.stages) > 1 else None
+        for index, stage in enumerate(self.stages):
+            run_id = self.run_id
+            if self.tracker is not None and self._staged:
+                run_id = self.tracker.start_stage(
+                    self.run_id, stage.name, index, tags={"mer.fold": self.fold},
+                    run_name=f"{stage.cfg.model.name} {self.fold} {stage.name}",
+                )
+            try:
+                scores = self._run_stage(stage, run_id, None if stage.tested else held_out)
+            except BaseException as error:
+                if self.tracker is not None and self._staged:
+                    self.tracker.fail(run_id, error)
+                raise
+            if self.tracker is not None and self._staged:
+                self.tracker.end_run(run_id)
+        return scores
+
+    def _held_out(self) -> list[Clip]:
+        """The clips the fold tests on, which the stages before the last must not train on (nor on their subjects)."""
+        return self.protocol.split(self._dataset(self.stages[-1]).clips()).test
+
+    def _dataset(self, stage: Stage):
+        dataset = instantiate(stage.cfg.dataset)
+        return instantiate(self.cfg.label_control)(dataset) if stage.tested and self.cfg.label_control else dataset
+
+    def _run_stage(self, stage: Stage, run_id: str, held_out: list[Clip] | None) -> dict:
+        cfg = stage.cfg
+        datamodule: MERDataModule = instantiate(
+            cfg.datamodule, dataset=self._dataset(stage), pipeline=instantiate(cfg.preprocessing),
+            protocol=self.protocol, held_out=held_out,
+        )
+        datamodule.setup("fit")
+        net = instantiate(cfg.model.net)(
+            in_chans=datamodule.num_channels(cfg.model.input_keys[0]), num_classes=datamodule.num_classes
+        )
+        hand_over(net, stage.init, self.states)
+        if stage.tested and self.cfg.checkpoint:
+            subject = datamodule.split.test[0].source_subject
+            load_weights(net, str(self.cfg.checkpoint).format(fold=self.fold, subject=subject))
+        task: Task = instantiate(cfg.task, net=net, input_keys=list(cfg.model.input_keys),
+                                 class_names=datamodule.class_names)
+        task.freeze(stage.freeze)
+        start = module_digests(net)
+        callbacks = [instantiate(c) for c in self.cfg.callbacks.values()] if stage.tested else []
+        oracle = TestEveryEpoch() if stage.tested and self.protocol.record_oracle else None
+        # No validation subjects, no validation loop (an empty one makes Lightning warn in every fold).
+        no_validation = {} if datamodule.split.val else {"limit_val_batches": 0}
+        trainer: pl.Trainer = instantiate(
+            cfg.trainer,
+            logger=self.tracker.lightning_logger(run_id) if self.tracker else False,
+            callbacks=[*callbacks, *([oracle] if oracle else [])],
+            **no_validation,
+        )
+        if self.cfg.fit:
+            trainer.fit(task, datamodule=datamodule)
+        if stage.tested:
+            trainer.test(task, datamodule=datamodule, ckpt_path=self.cfg.test_checkpoint if self.cfg.fit else None,
+                         verbose=False)
+        self.states[stage.name] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        if self.tracker is None:
+            return self._scores(task.result(), datamodule) if stage.tested else {}
+        return self._record(stage, run_id, task, datamodule, callbacks, oracle, {"start": start, "end": module_digests(net)})
+
+    def _record(self, stage: Stage, run_id: str, task: Task, datamodule: MERDataModule, callbacks: list,
+                oracle: TestEveryEpoch | None, digests: dict) -> dict:
+        result = task.result()
+        for callback in callbacks:  # analysis callbacks (figures, tables) leave what they made in `artifacts`
+            result.artifacts.update(getattr(callback, "artifacts", {}))
+        weights = None
+        if self.cfg.save_weights and self.cfg.fit:
+            weights = save_weights(task.net, self.output_dir / "stages" / (stage.name or "fold") / "weights.pt")
+        split = {part: [c.uid for c in getattr(datamodule.split, part)] for part in ("train", "val", "test")}
+        self.tracker.record_stage(run_id, result, split, weights, digests)
+        if not stage.tested:
+            return {}
+        self.tracker.set_tags(self.run_id, {"mer.weights_run": run_id} if weights else {})
+        if oracle:
+            self.tracker.record_epoch_predictions(self.run_id, _epoch_table(oracle, datamodule))
+        repairs = {c.uid: list(c.repairs) for c in datamodule.clips if c.repairs}
+        return self.tracker.record_fold(
+            self.run_id, self._table(result, datamodule), datamodule.class_names, datamodule.skipped, repairs
+        )
+
+    @staticmethod
+    def _table(result: TaskResult, datamodule: MERDataModule) -> pd.DataFrame:
+        if result.predictions is None:
+            raise ValueError("the last stage of a fold must test: its task made no test predictions (task=classify?)")
+        predictions = result.predictions
+        return predictions_table(
+            datamodule.clips, predictions["clip_id"].numpy(), predictions["label"].numpy(),
+            predictions["probs"].float().numpy(), datamodule.class_names,
+        )
+
+    def _scores(self, result: TaskResult, datamodule: MERDataModule) -> dict:
+        return fold_scores(self._table(result, datamodule), datamodule.class_names)
 
 
 def _epoch_table(oracle: TestEveryEpoch, datamodule: MERDataModule) -> pd.DataFrame:

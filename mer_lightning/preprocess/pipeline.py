@@ -17,14 +17,20 @@ class Pipeline:
     """`pipeline(clip)` -> `{output: float32 array}`; `settings` describes every step, for the cache key.
 
     Steps come named (a mapping, as configs give them, so `preprocessing.steps.flow.method=dis` reaches one) and
-    run in order.
+    run in order. `sequences` names the outputs whose first axis is time (frames of different counts per clip): the
+    data module pads them and reports each clip's length. It changes how inputs are batched, not what they are, so
+    it is not part of the cache key.
     """
 
-    def __init__(self, steps: Mapping[str, Step], outputs: Sequence[str]) -> None:
+    def __init__(self, steps: Mapping[str, Step], outputs: Sequence[str], sequences: Sequence[str] = ()) -> None:
         if not outputs:
             raise ValueError("preprocessing.outputs is empty: name the inputs the model takes (e.g. [flow])")
+        unknown = sorted(set(sequences) - set(outputs))
+        if unknown:
+            raise ValueError(f"preprocessing.sequences {unknown} are not among preprocessing.outputs {list(outputs)}")
         self.steps = {name: step for name, step in steps.items() if step is not None}
         self.outputs = list(outputs)
+        self.sequences = list(sequences)
 
     @property
     def settings(self) -> dict:

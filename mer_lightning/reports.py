@@ -1,0 +1,124 @@
+"""What a fold's or a sweep's predictions say, as tables and figures: pure functions, no MLflow.
+
+The tracker (`tracking.py`) writes what these compute. Headline UF1/UAR are computed on the predictions pooled over
+all folds (MEGC 2019), never averaged over folds; every figure comes from `metrics.py`, the one place UF1/UAR are
+defined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mer_lightning import metrics
+from mer_lightning.clip import Clip
+
+
+def predictions_table(
+    clips: Sequence[Clip], clip_ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str]
+) -> pd.DataFrame:
+    """One row per test clip: clip, subject, dataset, label, prediction and the class probabilities."""
+    table = pd.DataFrame(
+        {
+            "clip": [clips[i].uid for i in clip_ids],
+            "subject": [clips[i].subject for i in clip_ids],
+            "dataset": [clips[i].dataset for i in clip_ids],
+            "label": labels.astype(int),
+            "prediction": probs.argmax(1).astype(int),
+        }
+    )
+    for index, name in enumerate(class_names):
+        table[f"p_{name}"] = probs[:, index]
+    return table
+
+
+def fold_scores(table: pd.DataFrame, class_names: Sequence[str]) -> dict[str, float]:
+    """A fold's test figures: UF1/UAR over the classes present in its ground truth, accuracy, and per-class F1 and
+    recall of those classes (`f1_<class>`, `recall_<class>`)."""
+    k = len(class_names)
+    scores = metrics.scores(table["label"], table["prediction"], k, present_only=True)
+    confusion = metrics.confusion(table["label"], table["prediction"], k)
+    f1, recall = metrics.per_class_f1(confusion), metrics.per_class_recall(confusion)
+    for index in sorted(set(table["label"].astype(int))):
+        scores[f"f1_{class_names[index]}"] = float(f1[index])
+        scores[f"recall_{class_names[index]}"] = float(recall[index])
+    return scores
+
+
+@dataclass
+class Summary:
+    """Pooled and broken-down figures of a sweep, as logged to its summary run."""
+
+    pooled: dict[str, float]
+    per_class: pd.DataFrame
+    per_subject: pd.DataFrame
+    per_dataset: pd.DataFrame
+    confusion: np.ndarray
+    class_names: list[str]
+    missing_folds: list[str] = field(default_factory=list)
+    failed_folds: list[str] = field(default_factory=list)
+    run_id: str = ""
+    oracle: dict[str, float] | None = None
+
+    def report(self) -> str:
+        lines = [
+            f"pooled over {self.pooled['n']} clips: UF1 {self.pooled['uf1']:.4f}  UAR {self.pooled['uar']:.4f}  "
+            f"accuracy {self.pooled['accuracy']:.4f}",
+            "", "per class:", self.per_class.to_string(float_format="%.4f"),
+            "", "per subject (UF1/UAR over the classes in that subject's ground truth):",
+            self.per_subject.to_string(float_format="%.4f"),
+        ]
+        if len(self.per_dataset) > 1:
+            lines += ["", "per dataset:", self.per_dataset.to_string(float_format="%.4f")]
+        if self.oracle:
+            lines += ["", f"AUDIT ONLY, not a result: had each fold kept its best test epoch, UF1 would read "
+                          f"{self.oracle['uf1']:.4f} and UAR {self.oracle['uar']:.4f}"]
+        if self.missing_folds or self.failed_folds:
+            lines += ["", f"missing folds: {self.missing_folds}", f"failed folds: {self.failed_folds}"]
+        return "\n".join(lines)
+
+
+def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str]) -> Summary:
+    """Pooled UF1/UAR/accuracy over every row, with per-class, per-subject and per-dataset breakdowns."""
+    k = len(class_names)
+    confusion = metrics.confusion(table["label"], table["prediction"], k)
+    pooled = metrics.scores(table["label"], table["prediction"], k)
+    per_class = pd.DataFrame(
+        {"f1": metrics.per_class_f1(confusion), "recall": metrics.per_class_recall(confusion),
+         "support": confusion.sum(axis=1)},
+        index=pd.Index(class_names, name="class"),
+    )
+
+    def breakdown(column: str) -> pd.DataFrame:
+        rows = {
+            name: metrics.scores(group["label"], group["prediction"], k, present_only=column == "subject")
+            for name, group in table.groupby(column, sort=True)
+        }
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis(column)
+
+    return Summary(pooled, per_class, breakdown("subject"), breakdown("dataset"), confusion, list(class_names))
+
+
+def best_test_epoch(epochs: pd.DataFrame) -> pd.DataFrame:
+    """The predictions of the epoch with the best test accuracy (ties to the earliest): the oracle's choice."""
+    accuracy = (epochs["label"] == epochs["prediction"]).groupby(epochs["epoch"]).mean()
+    return epochs[epochs["epoch"] == accuracy.idxmax()]
+
+
+def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
+    figure = Figure(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
+    axes = figure.add_subplot()
+    axes.imshow(confusion, cmap="Blues")
+    for (i, j), count in np.ndenumerate(confusion):
+        axes.text(j, i, str(count), ha="center", va="center", color="black")
+    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    axes.set_yticks(range(len(class_names)), class_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    figure.tight_layout()
+    return figure
