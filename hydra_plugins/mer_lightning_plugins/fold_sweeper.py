@@ -65,7 +65,7 @@ class FoldSweeper(Sweeper):
         fold_keys: dict[tuple[str, ...], str] = {}
         for overrides in combinations:
             config = self._load(overrides)
-            fold_key = f"protocol.{instantiate(config.protocol).fold_setting}"
+            fold_key = _fold_key(config)
             rest = tuple(o for o in overrides if not o.startswith(f"{fold_key}="))
             fold_keys[rest] = fold_key
             sweeps[rest] += [o.split("=", 1)[1] for o in overrides if o.startswith(f"{fold_key}=")]
@@ -75,16 +75,9 @@ class FoldSweeper(Sweeper):
         opened: list[tuple[str, DictConfig]] = []
         for number, (rest, folds) in enumerate(sweeps.items()):
             config = self._load(rest)
-            protocol = instantiate(config.protocol)
-            folds = folds or protocol.folds(instantiate(config.dataset).clips())
+            folds = folds or _all_folds(config)
             sweep_id = f"{stamp}-{uuid.uuid4().hex[:6]}" + (f"-{number}" if len(sweeps) > 1 else "")
-            choices = config.hydra.runtime.choices
-            sweep_run_id = instantiate(config.logger).open_sweep(
-                sweep_id,
-                folds,
-                tags={"mer.dataset": str(choices.get("dataset")), "mer.model": str(config.model.name),
-                      "mer.protocol": str(choices.get("protocol")), "mer.overrides": " ".join(rest)},
-            )
+            sweep_run_id = instantiate(config.logger).open_sweep(sweep_id, folds, tags=_sweep_tags(config, rest))
             opened.append((sweep_id, config))
             for fold in folds:
                 jobs.append(
@@ -103,6 +96,30 @@ class FoldSweeper(Sweeper):
         if failed:
             raise FoldFailed(f"{len(failed)} fold job(s) failed (their summaries list them):\n" + "\n".join(failed))
         return [results]
+
+
+def _fold_key(config: DictConfig) -> str:
+    """The setting that makes a job one fold: the protocol's fold setting, or `fold` when re-testing a sweep."""
+    if config.get("from_sweep"):
+        return "fold"
+    return f"protocol.{instantiate(config.protocol).fold_setting}"
+
+
+def _all_folds(config: DictConfig) -> list[str]:
+    """Every fold of the protocol on the configured dataset, or of the sweep being re-tested."""
+    if config.get("from_sweep"):
+        return instantiate(config.logger).expected_folds(str(config.from_sweep))
+    return instantiate(config.protocol).folds(instantiate(config.dataset).clips())
+
+
+def _sweep_tags(config: DictConfig, overrides: tuple[str, ...]) -> dict[str, str]:
+    """What the summary run says the sweep is (a re-test says what the sweep it re-tests was)."""
+    if config.get("from_sweep"):
+        tags = instantiate(config.logger).sweep_tags(str(config.from_sweep))
+        return {**tags, "mer.from_sweep": str(config.from_sweep)}
+    choices = config.hydra.runtime.choices
+    return {"mer.dataset": str(choices.get("dataset")), "mer.model": str(config.model.name),
+            "mer.protocol": str(choices.get("protocol")), "mer.overrides": " ".join(overrides)}
 
 
 def _error(result) -> str:
