@@ -2,6 +2,17 @@
 
 from mer_lightning.models.baselines import create_baseline
 from mer_lightning.models.learnet import LEARNet
+from mer_lightning.models.nistor import AutoencoderClassifier, ConvAutoencoder, FrameClassifier, FrameEncoder
+from mer_lightning.models.sequence import FrameSequenceClassifier
 from mer_lightning.models.ststnet import STSTNet
 
-__all__ = ["LEARNet", "STSTNet", "create_baseline"]
+__all__ = [
+    "AutoencoderClassifier",
+    "ConvAutoencoder",
+    "FrameClassifier",
+    "FrameEncoder",
+    "FrameSequenceClassifier",
+    "LEARNet",
+    "STSTNet",
+    "create_baseline",
+]

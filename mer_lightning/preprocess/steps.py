@@ -496,6 +496,33 @@ class Magnify:
         return sample
 
 
+@dataclass(frozen=True)
+class FrameStack:
+    """The loaded frames themselves as a model input, (T, C, H, W) float32: grey (one channel, ITU-R 601 luma) or
+    RGB, resized to `size` (height, width) when given, multiplied by `scale` (1/255 gives 0..1). Sequence models
+    read it; list its output in `preprocessing.sequences` so that clips of different lengths are padded, not cut."""
+
+    grey: bool = True
+    size: Sequence[int] | None = None
+    scale: float = 1.0 / 255
+    output: str = "frames"
+
+    def __post_init__(self) -> None:
+        _check_size("size", self.size, optional=True)
+        if not self.scale > 0:
+            raise ValueError(f"preprocessing: scale must be > 0, got {self.scale}")
+
+    def __call__(self, sample: Sample) -> Sample:
+        frames = sample["frames"]
+        if self.grey:
+            frames = np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames])[..., None]
+        stack = _channels_first(frames)
+        if self.size is not None:
+            stack = _resize(stack, self.size)
+        sample[self.output] = stack * np.float32(self.scale)
+        return sample
+
+
 # --- precomputed inputs and sizes ------------------------------------------------------------------------------------
 
 
