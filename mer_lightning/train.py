@@ -3,9 +3,9 @@
 A fold runs its stages in order, all inside its Hydra job. An experiment lists them (`stage_order`, with each
 stage's settings under `stages.<name>`); with none, the fold is one stage made of its own dataset, preprocessing,
 model, task and trainer, recorded in the fold run alone. Every stage but the last only trains, on no clip of a
-subject the fold tests on; the last one is tested. Each saves its net's weights, which later stages start named
-modules from (`init`). `mer-eval` (evaluate.py) is the same fold run with `fit: false`: given weights per fold, or
-a finished sweep's own (`from_sweep`).
+subject the fold tests or validates on; the last one is tested. Each saves its net's weights, which later stages
+start named modules from (`init`). `mer-eval` (evaluate.py) is the same fold run with `fit: false`: given weights
+per fold, or a finished sweep's own (`from_sweep`).
 """
 
 from __future__ import annotations
@@ -174,8 +174,10 @@ class FoldRun:
         return scores
 
     def _held_out(self) -> list[Clip]:
-        """The clips the fold tests on, which the stages before the last must not train on (nor on their subjects)."""
-        return self.protocol.split(self._dataset(self.stages[-1]).clips()).test
+        """The clips the fold tests and validates on, which the stages before the last must not train on (nor on
+        their subjects): what is chosen on validation subjects is then chosen on people no stage has seen."""
+        split = self.protocol.split(self._dataset(self.stages[-1]).clips())
+        return [*split.test, *split.val]
 
     def _dataset(self, stage: Stage):
         dataset = instantiate(stage.cfg.dataset)

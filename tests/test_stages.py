@@ -41,7 +41,8 @@ def json_artifact(client: MlflowClient, run_id: str, path: str, tmp_path: Path):
 
 @pytest.mark.slow
 def test_a_staged_fold_nests_its_stages_and_hands_each_the_weights_the_last_one_left(tmp_path, tiny_overrides):
-    run_cli("mer_lightning.train", "protocol.test_subject=sub02", *staged(tiny_overrides), root=tmp_path)
+    run_cli("mer_lightning.train", "protocol.test_subject=sub02", "protocol.val_subjects=1", *staged(tiny_overrides),
+            root=tmp_path)
     client = store(tmp_path)
     (fold,) = runs(client, "fold")
     stages = sorted(runs(client, "stage"), key=lambda r: int(r.data.tags["mer.stage_index"]))
@@ -67,9 +68,11 @@ def test_a_staged_fold_nests_its_stages_and_hands_each_the_weights_the_last_one_
     test_clips = set(pd.read_csv(artifact(client, fold.info.run_id, "predictions.csv", tmp_path))["clip"])
     assert test_clips and all(c.startswith("synthetic/sub02/") for c in test_clips)
     splits = [json_artifact(client, s.info.run_id, "split.json", tmp_path) for s in stages]
-    for split in splits[:2]:
+    (validation_subject,) = {uid.split("/")[1] for uid in splits[2]["val"]}
+    for split in splits[:2]:  # pre-training: neither the test subject nor the validation subject
         assert split["train"] and not split["test"] and not split["val"]
-        assert not [uid for uid in split["train"] if "/sub02/" in uid and uid.startswith("synthetic/")]
+        seen = {uid.split("/")[1] for uid in split["train"] if uid.startswith("synthetic/")}
+        assert not seen & {"sub02", validation_subject}
     assert all(uid.startswith("synthetic_macro/") for uid in splits[1]["train"])
     assert set(splits[2]["test"]) == test_clips and not test_clips & set(splits[2]["train"])
 
