@@ -34,6 +34,13 @@ def per_class_recall(matrix: np.ndarray) -> np.ndarray:
     return np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
 
 
+def row_rates(matrix: np.ndarray) -> np.ndarray:
+    """Each row of a confusion matrix over its total: the share of a true class's clips given each prediction (its
+    diagonal is the per-class recall); rows of a class with no clip stay zero."""
+    support = matrix.sum(axis=1, keepdims=True).astype(float)
+    return np.divide(matrix, support, out=np.zeros(matrix.shape), where=support > 0)
+
+
 def _classes(matrix: np.ndarray, labels: Sequence[int] | None) -> np.ndarray:
     return np.arange(len(matrix)) if labels is None else np.asarray(sorted(set(labels)), dtype=int)
 

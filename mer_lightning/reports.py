@@ -110,15 +110,21 @@ def best_test_epoch(epochs: pd.DataFrame) -> pd.DataFrame:
 
 
 def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], title: str) -> Figure:
-    figure = Figure(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
+    """The confusion matrix as papers draw it: each cell shows its count and its row rate (the share of that true
+    class's clips), shaded by the rate so that classes of any size read alike."""
+    rates = metrics.row_rates(confusion)
+    size = 1.3 * len(class_names)
+    figure = Figure(figsize=(size + 2.2, size + 1.6))
     axes = figure.add_subplot()
-    axes.imshow(confusion, cmap="Blues")
+    image = axes.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for (i, j), count in np.ndenumerate(confusion):
-        axes.text(j, i, str(count), ha="center", va="center", color="black")
+        colour = "white" if rates[i, j] > 0.6 else "black"
+        axes.text(j, i, f"{count}\n{rates[i, j]:.1%}", ha="center", va="center", color=colour)
     axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
     axes.set_yticks(range(len(class_names)), class_names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of the true class")
     figure.tight_layout()
     return figure

@@ -301,5 +301,9 @@ class Tracker:
         self.end_run(run_id)
 
     def _log_confusion(self, run_id: str, confusion: np.ndarray, class_names: Sequence[str], title: str) -> None:
-        self.client.log_dict(run_id, {"classes": list(class_names), "matrix": confusion.tolist()}, "confusion.json")
+        self.client.log_dict(
+            run_id,
+            {"classes": list(class_names), "matrix": confusion.tolist(), "row_rates": metrics.row_rates(confusion).tolist()},
+            "confusion.json",
+        )
         self.client.log_figure(run_id, confusion_figure(confusion, class_names, title), "confusion.png")

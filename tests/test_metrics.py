@@ -35,6 +35,13 @@ def test_confusion_counts_true_rows_and_predicted_columns():
     assert matrix.tolist() == [[0, 1, 0], [0, 2, 0], [1, 0, 0]]
 
 
+def test_row_rates_share_each_true_class_among_its_predictions():
+    matrix = np.array([[3, 1, 0], [0, 0, 0], [1, 1, 2]])
+    rates = metrics.row_rates(matrix)
+    assert rates.tolist() == [[0.75, 0.25, 0.0], [0.0, 0.0, 0.0], [0.25, 0.25, 0.5]]
+    assert np.diag(rates).tolist() == metrics.per_class_recall(matrix).tolist()
+
+
 def test_agrees_with_scikit_learn_on_random_labels():
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.integers(0, 4, 500), rng.integers(0, 4, 500)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -70,6 +71,12 @@ def test_loso_sweep_pools_every_clip_once_and_summarizes_it(tmp_path, tiny_overr
     missing = json.loads(artifact(client, summary.info.run_id, "missing_or_failed_folds.json", tmp_path).read_text())
     assert missing == {"missing": [], "failed": []}
     assert "oracle_uf1" not in metrics  # the audit is opt-in
+    confusion = json.loads(artifact(client, summary.info.run_id, "confusion.json", tmp_path).read_text())
+    expected = pd.crosstab(pooled["label"], pooled["prediction"]).reindex(index=range(3), columns=range(3), fill_value=0)
+    assert confusion["matrix"] == expected.values.tolist()
+    rates = expected.div(expected.sum(axis=1), axis=0).fillna(0)
+    assert np.allclose(confusion["row_rates"], rates.values)
+    assert "confusion.png" in {a.path for a in client.list_artifacts(summary.info.run_id)}
     per_subject = pd.read_csv(artifact(client, summary.info.run_id, "per_subject.csv", tmp_path))
     assert list(per_subject["subject"]) == ["synthetic/sub01", "synthetic/sub02", "synthetic/sub03"]
 
