@@ -212,7 +212,7 @@ class FoldRun:
             **no_validation,
         )
         if self.cfg.fit:
-            trainer.fit(task, datamodule=datamodule)
+            task.fit(trainer, datamodule)
         if stage.tested:
             trainer.test(task, datamodule=datamodule, ckpt_path=self.cfg.test_checkpoint if self.cfg.fit else None,
                          verbose=False)

@@ -74,6 +74,11 @@ class Task(pl.LightningModule):
             self.net.get_submodule(name).eval()
         return self
 
+    def fit(self, trainer: pl.Trainer, datamodule: pl.LightningDataModule) -> None:
+        """How a stage trains this task: Lightning's training loop (a task that only chooses a setting on
+        validation clips runs the validation loop instead)."""
+        trainer.fit(self, datamodule=datamodule)
+
     def result(self) -> TaskResult:
         """What the stage hands the fold; tasks that test add their predictions."""
         return TaskResult(metrics=dict(self.final_metrics), artifacts=dict(self.artifacts))

@@ -1,6 +1,7 @@
 """Plain `nn.Module`s, one file per family; `forward` takes tensors, never batches or configs."""
 
 from mer_lightning.models.baselines import create_baseline
+from mer_lightning.models.fusion import ChosenCombination, IntensityRouter
 from mer_lightning.models.learnet import LEARNet
 from mer_lightning.models.nistor import AutoencoderClassifier, ConvAutoencoder, FrameClassifier, FrameEncoder
 from mer_lightning.models.sequence import FrameSequenceClassifier
@@ -8,10 +9,12 @@ from mer_lightning.models.ststnet import STSTNet
 
 __all__ = [
     "AutoencoderClassifier",
+    "ChosenCombination",
     "ConvAutoencoder",
     "FrameClassifier",
     "FrameEncoder",
     "FrameSequenceClassifier",
+    "IntensityRouter",
     "LEARNet",
     "STSTNet",
     "create_baseline",
