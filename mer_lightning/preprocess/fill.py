@@ -25,7 +25,7 @@ from mer_lightning.preprocess.pipeline import Pipeline
 from mer_lightning.preprocess.steps import PreprocessError
 
 ON_ERROR = ("raise", "skip")
-Result = tuple[str, str, str]  # (clip uid, "computed" | "cached" | "failed", error message)
+Result = tuple[str, str, str]  # (clip uid, "computed" | "failed", error message)
 
 
 @dataclass
@@ -38,8 +38,6 @@ class FillReport:
 
 
 def _fill_one(clip: Clip, pipeline: Pipeline, cache: InputCache) -> Result:
-    if cache.path(clip).exists():
-        return clip.uid, "cached", ""
     try:
         cache.get_or_compute(clip, pipeline)
     except PreprocessError as err:
@@ -91,7 +89,7 @@ def fill_cache(
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-    missing = [clip for clip in clips if not cache.path(clip).exists()]  # no worker is started for cached clips
+    missing = [clip for clip in clips if cache.get(clip) is None]  # no worker is started for cached clips
     report = FillReport(cached=len(clips) - len(missing))
     bar = tqdm(total=len(clips), initial=report.cached, desc="preprocess", unit="clip", disable=not progress)
     with bar, closing(_results(missing, pipeline, cache, workers)) as results:
@@ -101,8 +99,6 @@ def fill_cache(
                 if on_error == "raise":
                     raise PreprocessError(message)
                 report.skipped[uid] = message
-            elif status == "cached":
-                report.cached += 1
             else:
                 report.computed += 1
             bar.set_postfix(computed=report.computed, cached=report.cached, skipped=len(report.skipped))

@@ -1,10 +1,12 @@
 """Configs compose into pipelines; the cache key follows every setting, the clip's files and the format version;
 entries are never read half-written; filling the cache skips or names failing clips."""
 
+import contextlib
 import copy
 import dataclasses
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +185,100 @@ def test_parallel_workers_fill_the_same_entries_as_one_process(tmp_path):
     for clip in clips:
         with np.load(parallel.path(clip)) as a, np.load(serial.path(clip)) as b:
             np.testing.assert_array_equal(a["flow"], b["flow"])
+
+
+def computed_entry(clip, tmp_path):
+    pipeline = flow_pipeline()
+    cache = InputCache(tmp_path / "cache", pipeline.pipeline.settings)
+    return pipeline, cache, cache.get_or_compute(clip, pipeline)
+
+
+def rewrite_entry(path: Path, arrays: dict) -> None:
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("truncated", "is unreadable"),
+        ("garbage", "is unreadable"),
+        ("values changed", "holds values other than those it was written with"),
+        ("another clip's", "was made from other source files"),
+        ("no record", "has no record of what it holds"),
+    ],
+)
+def test_a_damaged_entry_is_a_miss_named_in_a_warning_and_recomputed(clip, tmp_path, caplog, damage, message):
+    pipeline, cache, first = computed_entry(clip, tmp_path)
+    entry = cache.path(clip)
+    with np.load(entry) as stored:
+        stored_arrays = {key: stored[key] for key in stored.files}
+    if damage == "truncated":
+        entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])
+    elif damage == "garbage":
+        entry.write_bytes(os.urandom(2000))
+    elif damage == "values changed":  # well-formed, its record kept, one value changed: what went silently before
+        stored_arrays["flow"][0, 0, 0] += 1
+        rewrite_entry(entry, stored_arrays)
+    elif damage == "another clip's":
+        record = json.loads(str(stored_arrays[cache_module.RECORD]))
+        record["clip"]["uid"] = "tiny/sub09/EP09"
+        rewrite_entry(entry, {**stored_arrays, cache_module.RECORD: np.array(json.dumps(record))})
+    else:
+        rewrite_entry(entry, {"flow": stored_arrays["flow"]})
+    with caplog.at_level("WARNING"):
+        again = cache.get_or_compute(clip, pipeline)
+    assert pipeline.calls == 2
+    np.testing.assert_array_equal(again["flow"], first["flow"])
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert f"cache entry {entry} of clip {clip.uid} {message}" in warning and "computing it again" in warning
+    caplog.clear()
+    assert cache.get(clip) is not None and not caplog.records  # stored whole again
+
+
+def test_entries_are_as_readable_as_any_file_the_user_makes(clip, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        cache_module._umask.cache_clear()
+        _, cache, _ = computed_entry(clip, tmp_path)
+    finally:
+        os.umask(previous)
+        cache_module._umask.cache_clear()
+    assert cache.path(clip).stat().st_mode & 0o777 == 0o644
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """The folder made read-only: its mode for a user, a read-only bind mount for root (whom modes do not stop)."""
+    if os.geteuid() != 0:
+        modes = {path: path.stat().st_mode for path in [folder, *folder.rglob("*")] if path.is_dir()}
+        for path in modes:
+            path.chmod(0o555)
+        try:
+            yield
+        finally:
+            for path, mode in modes.items():
+                path.chmod(mode)
+        return
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot make a read-only folder as root here: {mounted.stderr.strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_read_only_cache_serves_its_entries_and_computes_the_rest_in_memory_with_one_warning(tmp_path, caplog):
+    clips = [write_clip(tmp_path / f"c{i}", clip_id=f"EP0{i}") for i in range(3)]
+    pipeline = flow_pipeline()
+    cache = InputCache(tmp_path / "cache", pipeline.pipeline.settings)
+    cache.get_or_compute(clips[0], pipeline)
+    with read_only(tmp_path / "cache"), caplog.at_level("WARNING"):
+        fresh = InputCache(tmp_path / "cache", pipeline.pipeline.settings)
+        arrays = [fresh.get_or_compute(clip, pipeline) for clip in clips]
+    assert pipeline.calls == 3 and all(a["flow"].shape == (3, 64, 64) for a in arrays)  # the first one read
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert f"the input cache {cache.root} cannot be written to" in warning and "computed in memory" in warning
+    assert not fresh.path(clips[1]).exists()
