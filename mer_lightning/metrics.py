@@ -1,7 +1,9 @@
 """UF1, UAR, accuracy and confusion on label arrays, as MEGC 2019 defines them.
 
 UF1 is the mean over classes of F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c); UAR the mean over classes of
-TP_c / N_c. Headline figures pool the predictions of every fold before computing them. For one subject, whose
+TP_c / N_c. Meta-MMFNet's tables add "average accuracy" (the mean over classes of each class's accuracy, TP_c / N_c:
+by definition the same number as UAR) and "overall accuracy" (the fraction of clips right, `accuracy`); `scores`
+gives both under those names. Headline figures pool the predictions of every fold before computing them. For one subject, whose
 ground truth may lack classes, `labels` restricts the means to the classes present in that subject's ground truth.
 """
 
@@ -60,8 +62,17 @@ def accuracy(matrix: np.ndarray) -> float:
     return float(np.trace(matrix) / total) if total else 0.0
 
 
+def average_accuracy(matrix: np.ndarray, labels: Sequence[int] | None = None) -> float:
+    """The mean over `labels` (all classes when `None`) of each class's accuracy, its clips recognised / its clips:
+    Meta-MMFNet's "average accuracy", which is UAR under another name."""
+    return uar(matrix, labels)
+
+
 def scores(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int, present_only: bool = False) -> dict:
-    """UF1, UAR, accuracy and support; `present_only` averages over the classes in `y_true` (per-subject figures)."""
+    """UF1, UAR, accuracy, average and overall accuracy, and support; `present_only` averages over the classes in
+    `y_true` (per-subject figures)."""
     matrix = confusion(y_true, y_pred, num_classes)
     labels = np.unique(np.asarray(y_true, dtype=int)) if present_only else None
-    return {"uf1": uf1(matrix, labels), "uar": uar(matrix, labels), "accuracy": accuracy(matrix), "n": int(matrix.sum())}
+    return {"uf1": uf1(matrix, labels), "uar": uar(matrix, labels), "accuracy": accuracy(matrix),
+            "average_accuracy": average_accuracy(matrix, labels), "overall_accuracy": accuracy(matrix),
+            "n": int(matrix.sum())}

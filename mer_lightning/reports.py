@@ -68,6 +68,8 @@ class Summary:
         lines = [
             f"pooled over {self.pooled['n']} clips: UF1 {self.pooled['uf1']:.4f}  UAR {self.pooled['uar']:.4f}  "
             f"accuracy {self.pooled['accuracy']:.4f}",
+            f"average accuracy (mean of per-class accuracies) {self.pooled['average_accuracy']:.4f}  "
+            f"overall accuracy {self.pooled['overall_accuracy']:.4f}",
             "", "per class:", self.per_class.to_string(float_format="%.4f"),
             "", "per subject (UF1/UAR over the classes in that subject's ground truth):",
             self.per_subject.to_string(float_format="%.4f"),

@@ -278,7 +278,7 @@ class Tracker:
         return summary
 
     def _log_summary(self, run_id: str, summary: Summary, table: pd.DataFrame) -> None:
-        values = {key: summary.pooled[key] for key in ("uf1", "uar", "accuracy")}
+        values = {key: summary.pooled[key] for key in ("uf1", "uar", "accuracy", "average_accuracy", "overall_accuracy")}
         values["n_clips"] = summary.pooled["n"]
         values["n_folds_missing_or_failed"] = len(summary.missing_folds) + len(summary.failed_folds)
         if summary.oracle:

@@ -53,3 +53,15 @@ def test_agrees_with_scikit_learn_on_random_labels():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="3 labels but 2 predictions"):
         metrics.confusion([0, 1, 2], [0, 1], num_classes=3)
+
+
+def test_average_and_overall_accuracy_on_an_unbalanced_toy():
+    # class 0: 8 clips, 7 right (accuracy 7/8); class 1: 2 clips, none right (0); class 2: 1 clip, right (1).
+    y_true = [0] * 8 + [1] * 2 + [2]
+    y_pred = [0] * 7 + [1] + [0, 0] + [2]
+    scores = metrics.scores(y_true, y_pred, num_classes=3)
+    assert scores["overall_accuracy"] == pytest.approx(8 / 11)  # fraction of clips right: the majority class weighs
+    assert scores["average_accuracy"] == pytest.approx((7 / 8 + 0 + 1) / 3)  # each class weighs the same
+    # a subject lacking class 2: the mean runs over the classes in its ground truth, as UAR's does
+    subject = metrics.scores(y_true[:10], y_pred[:10], num_classes=3, present_only=True)
+    assert subject["average_accuracy"] == pytest.approx((7 / 8 + 0) / 2) and subject["overall_accuracy"] == 0.7
