@@ -204,3 +204,14 @@ def test_a_configured_batch_sampler_draws_the_training_batches(tmp_path, ragged)
     module = sequence_module(tmp_path, ragged, batch_size=2, batch_sampler=two_by_two)
     batches = list(module.train_dataloader())
     assert [b["label"].tolist() for b in batches] == [[2, 0], [1]]
+
+
+def test_relative_features_see_change_not_faces():
+    torch.manual_seed(0)
+    net = FrameSequenceClassifier(lambda in_chans: FrameEncoder(in_chans, img_size=16, widths=(4, 8), embed_dim=6),
+                                  in_chans=1, num_classes=3, rnn="lstm", hidden=5, layers=1, relative=True).eval()
+    still_a, still_b = torch.rand(1, 16, 16).expand(4, 1, 16, 16), torch.rand(1, 16, 16).expand(4, 1, 16, 16)
+    moving = torch.cat([still_a[:2], torch.rand(2, 1, 16, 16)])
+    out = net(torch.stack([still_a, still_b, moving]), torch.tensor([4, 4, 4]))
+    assert torch.allclose(out[0], out[1])  # two motionless faces: no change, the same answer
+    assert not torch.allclose(out[0], out[2])

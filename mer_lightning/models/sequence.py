@@ -20,7 +20,8 @@ RNNS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
 class FrameSequenceClassifier(nn.Module):
     """`encoder(in_chans=...)` builds the frame encoder (its `out_features` is the feature size); `rnn` is `lstm` or
-    `gru`, `layers` deep, `hidden` wide."""
+    `gru`, `layers` deep, `hidden` wide. `relative`: the recurrent net reads each frame's features minus those of the
+    clip's first frame, the change since onset, which is what a micro-expression is (the face itself cancels out)."""
 
     def __init__(
         self,
@@ -31,6 +32,7 @@ class FrameSequenceClassifier(nn.Module):
         hidden: int = 128,
         layers: int = 2,
         dropout: float = 0.0,
+        relative: bool = False,
     ) -> None:
         super().__init__()
         if rnn not in RNNS:
@@ -39,6 +41,7 @@ class FrameSequenceClassifier(nn.Module):
         self.rnn = RNNS[rnn](self.encoder.out_features, hidden, num_layers=layers, batch_first=True,
                              dropout=dropout if layers > 1 else 0.0)
         self.head = nn.Linear(hidden, num_classes)
+        self.relative = relative
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """`frames` (B, T, ...) zero-padded after each clip's `lengths` (B,) real frames -> (B, classes)."""
@@ -50,6 +53,8 @@ class FrameSequenceClassifier(nn.Module):
         encoded = self.encoder(frames[real])  # real frames only: padding costs nothing and changes nothing
         features = encoded.new_zeros(batch, steps, encoded.shape[-1])
         features[real] = encoded
+        if self.relative:
+            features = (features - features[:, :1]) * real[..., None]
         packed = pack_padded_sequence(features, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, state = self.rnn(packed)
         hidden = state[0] if isinstance(state, tuple) else state  # LSTM: (h, c); GRU: h
