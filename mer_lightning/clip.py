@@ -6,8 +6,31 @@ into folds. A clip knows where its frames are and what they were annotated with,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+
+KEY_FRAMES = ("onset", "apex", "offset")
+
+
+class Repair(str):
+    """A slip of a clip's annotation that its reader repaired: the sentence saying what it did (a `str`, so records
+    and reports take it as it is), and `key`, the key frame it changed (`onset`, `apex` or `offset`), for the steps
+    that treat repaired key frames differently."""
+
+    key: str
+
+    def __new__(cls, key: str, note: str) -> Repair:
+        if key not in KEY_FRAMES:
+            raise ValueError(f"a repair changes one of {KEY_FRAMES}, not {key!r}")
+        repair = super().__new__(cls, note)
+        repair.key = key
+        return repair
+
+    def __getnewargs__(self) -> tuple[str, str]:
+        return self.key, str(self)
 
 
 @dataclass(frozen=True)
@@ -16,7 +39,9 @@ class Clip:
 
     `subject` is unique across every dataset the clip can be combined with (`"casme2/sub01"`); `source_subject`
     is the name the dataset itself uses (`"sub01"`). Frame indices (`onset`, `apex`, `offset`) are positions in
-    `frames` (0-based), not the dataset's frame numbers, which stay in `frame_numbers`.
+    `frames` (0-based), not the dataset's frame numbers, which stay in `frame_numbers`. `landmarks` is the clip's
+    landmark file (or folder), read by `read_landmarks` (the reader's parser of its release's format; by default a
+    `.npy` array of (T, 68, 2) or (68, 2) points).
     """
 
     dataset: str
@@ -32,7 +57,8 @@ class Clip:
     action_units: str = ""
     frame_numbers: tuple[int, ...] = ()
     landmarks: Path | None = None
-    repairs: tuple[str, ...] = field(default=())
+    repairs: tuple[Repair, ...] = field(default=())
+    read_landmarks: Callable[[Path], np.ndarray] = np.load
 
     def __post_init__(self) -> None:
         if not self.frames:
@@ -51,3 +77,7 @@ class Clip:
     @property
     def num_frames(self) -> int:
         return len(self.frames)
+
+    def repaired(self, key: str) -> bool:
+        """Whether the reader repaired this key frame (`onset`, `apex` or `offset`)."""
+        return any(repair.key == key for repair in self.repairs)

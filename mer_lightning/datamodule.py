@@ -25,7 +25,7 @@ from mer_lightning.clip import Clip
 from mer_lightning.datasets.base import ClipDataset
 from mer_lightning.preprocess.cache import InputCache
 from mer_lightning.preprocess.pipeline import Pipeline
-from mer_lightning.preprocess.steps import PreprocessError
+from mer_lightning.preprocess.sample import PreprocessError
 from mer_lightning.protocols import Protocol, Split
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class MERDataModule(pl.LightningDataModule):
         """Reads the clips, splits them, and fills the cache for every clip of the split."""
         if self.split is not None:
             return
-        clips = self.dataset.clips()
+        clips = self.dataset.clips(self.skipped if self.on_error == "skip" else None)  # a clip's faults: skipped too
         if self.held_out is None:
             split = self.protocol.split(clips)
         else:

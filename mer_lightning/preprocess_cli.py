@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mer_lightning.preprocess.cache import InputCache
-from mer_lightning.preprocess.fill import fill_cache, write_skip_list
+from mer_lightning.preprocess.fill import fill_cache
 
 # As for mer-train: the repository's conf/ (installed editable), or a config tree of your own.
 CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
@@ -22,17 +22,16 @@ CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().paren
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="preprocess")
 def main(cfg: DictConfig) -> None:
-    clips = instantiate(cfg.dataset).clips()
+    unreadable = {} if cfg.on_error == "skip" else None
+    clips = instantiate(cfg.dataset).clips(unreadable)
     pipeline = instantiate(cfg.preprocessing)
     cache = InputCache(cfg.datamodule.cache_dir, pipeline.settings)
     report = fill_cache(clips, pipeline, cache, workers=cfg.workers, on_error=cfg.on_error)
-    skip_list = write_skip_list(cache, report.skipped)
-    print(f"{len(clips)} clips: {report.computed} computed, {report.cached} already cached, "
-          f"{len(report.skipped)} skipped; cache entries in {cache.root}")
-    for uid, reason in report.skipped.items():
-        print(f"skipped {uid}: {reason}")
-    if report.skipped:
-        print(f"skip list: {skip_list}")
+    skipped = {**(unreadable or {}), **report.skipped}
+    print(f"{len(clips) + len(unreadable or {})} clips: {report.computed} computed, {report.cached} already cached, "
+          f"{len(skipped)} skipped; cache entries in {cache.root}")
+    for where, reason in skipped.items():
+        print(f"skipped {where}: {reason}")
 
 
 if __name__ == "__main__":

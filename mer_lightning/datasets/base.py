@@ -1,13 +1,37 @@
-"""What every reader provides: the clips of one dataset, labelled through a class scheme."""
+"""What every reader provides: the clips of one dataset, labelled through a class scheme, and what it found reading
+them."""
 
 from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from mer_lightning.clip import Clip
 from mer_lightning.datasets.schemes import ClassScheme, resolve_scheme
+
+Skipped = dict[str, str]  # per-clip faults left out under on_error=skip: where (clip uid, sheet row, folder) -> why
+
+
+class DataError(ValueError):
+    """The data on disk cannot be used; the message names the file, row or clip at fault."""
+
+
+@dataclass
+class ReadReport:
+    """What a reader's last read found beside its clips: the annotation files it read (`sources`, e.g.
+    `{"casme2 sheet": path}`) and the clips its class scheme leaves out, counted by (dataset, emotion)."""
+
+    sources: dict[str, Path] = field(default_factory=dict)
+    dropped: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, other: ReadReport) -> None:
+        self.sources.update(other.sources)
+        self.dropped.update(other.dropped)
 
 
 class ClipDataset(ABC):
@@ -18,6 +42,7 @@ class ClipDataset(ABC):
         self.name = name
         self.scheme: ClassScheme = resolve_scheme(classes)
         self.fps = fps
+        self.report = ReadReport()
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -26,6 +51,17 @@ class ClipDataset(ABC):
     def label(self, emotion: str) -> int | None:
         """Class of a raw emotion under the scheme, its entries for this dataset included (`KeyError` if unknown)."""
         return self.scheme.label(emotion, self.name)
+
+    def classify(self, emotion: str, where: str) -> int | None:
+        """The class of a clip's emotion; None when the scheme leaves the emotion out (counted in `report.dropped`);
+        a `DataError` naming `where` (the sheet row, file or folder) when the scheme does not know it."""
+        try:
+            label = self.label(emotion)
+        except KeyError as err:
+            raise DataError(f"{where}: {err.args[0]}") from None
+        if label is None:
+            self.report.dropped[self.name, emotion.strip().lower()] += 1
+        return label
 
     def with_scheme(self, classes: str | Mapping | ClassScheme) -> ClipDataset:
         """This reader labelling through another scheme: how a composite set relabels its members."""
@@ -38,13 +74,15 @@ class ClipDataset(ABC):
         return {self.name: self.fps}
 
     @abstractmethod
-    def clips(self) -> list[Clip]:
-        """Every usable clip, in a stable order; raises `DataError` naming the file when the data cannot be used."""
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
+        """Every usable clip, in a stable order, refreshing `report`. A fault of the data raises `DataError` naming
+        the file; with a `skipped` dict, a fault of one clip (its row, folder or frames) is recorded there instead and
+        the clip left out."""
 
 
 class DatasetWrapper(ClipDataset):
-    """A dataset made from another (`dataset`), whose clips it builds on: it has that one's name, scheme and frame
-    rates, and relabelling it relabels the dataset inside (a composite set relabels its members)."""
+    """A dataset made from another (`dataset`), whose clips it builds on: it has that one's name, scheme, frame
+    rates and read report, and relabelling it relabels the dataset inside (a composite set relabels its members)."""
 
     def __init__(self, dataset: ClipDataset) -> None:
         super().__init__(dataset.name, dataset.scheme, dataset.fps)
@@ -59,9 +97,23 @@ class DatasetWrapper(ClipDataset):
     def frame_rates(self) -> dict[str, float | None]:
         return self.dataset.frame_rates()
 
+    def read(self, skipped: Skipped | None = None) -> list[Clip]:
+        """The inner dataset's clips, its report becoming this one's."""
+        clips = self.dataset.clips(skipped)
+        self.report = self.dataset.report
+        return clips
 
-class DataError(ValueError):
-    """The data on disk cannot be used; the message names the file, row or clip at fault."""
+
+@contextmanager
+def skipping(skipped: Skipped | None, where: str) -> Iterator[None]:
+    """Reading one clip: a `DataError` inside is raised, or, given a `skipped` dict (on_error=skip), recorded there
+    under `where` and the clip left out (the `with` block ends; the reader goes on with the next clip)."""
+    try:
+        yield
+    except DataError as err:
+        if skipped is None:
+            raise
+        skipped[where] = str(err)
 
 
 def check_unique(clips: Sequence[Clip]) -> None:

@@ -3,19 +3,38 @@
 `cohn-kanade-images/S{NNN}/{NNN}/S{NNN}_{NNN}_{frame:08d}.png`, one sequence per folder, going from neutral (the
 first frame) to the peak (the last). Only sequences with an `Emotion/S{NNN}/{NNN}/*_emotion.txt` file (one code,
 0-7) carry a label; the others (about 260 of 593 in the release) are left out by design. `Landmarks/...` holds
-68 points per frame; a clip points at its first frame's file.
+68 points per frame, one `*_landmarks.txt` file of "x y" lines per image: a clip points at its sequence's landmark
+folder and reads them with `read_ckplus_landmarks`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset, DataError, check_unique
+from mer_lightning.datasets.base import ClipDataset, DataError, ReadReport, Skipped, check_unique, skipping
+from mer_lightning.datasets.frames import clip_span, frame_pattern, key_frames, list_frames
 from mer_lightning.datasets.schemes import ClassScheme
-from mer_lightning.datasets.sheet_frames import key_frames
+
+NUM_LANDMARKS = 68
+
+
+def read_ckplus_landmarks(folder: Path) -> np.ndarray:
+    """(T, 68, 2) float32 points of a CK+ sequence: its folder's `*_landmarks.txt` files in frame order, each 68
+    lines of "x y" in scientific notation."""
+    files = sorted(Path(folder).glob("*_landmarks.txt"))
+    if not files:
+        raise ValueError(f"{folder}: no *_landmarks.txt files")
+    points = []
+    for path in files:
+        frame = np.loadtxt(path, dtype=np.float64, ndmin=2)
+        if frame.shape != (NUM_LANDMARKS, 2):
+            raise ValueError(f"{path}: expected 68 lines of 'x y', got an array of shape {frame.shape}")
+        points.append(frame)
+    return np.stack(points).astype(np.float32)
 
 
 class CkPlusDataset(ClipDataset):
@@ -42,17 +61,22 @@ class CkPlusDataset(ClipDataset):
         self.images = images
         self.emotions = emotions
         self.emotion_codes = {int(code): word for code, word in emotion_codes.items()}
-        self.frame_regex = re.compile(frame_regex)
+        self.frame_regex = frame_pattern(frame_regex)
         self.landmarks = landmarks
 
-    def clips(self) -> list[Clip]:
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
         emotions = self.root / self.emotions
         if not emotions.is_dir():
             raise DataError(f"dataset {self.name!r}: emotion folder {emotions} does not exist (set dataset.root)")
         files = sorted(emotions.glob("*/*/*_emotion.txt"))
         if not files:
             raise DataError(f"dataset {self.name!r}: no */*/*_emotion.txt files under {emotions}")
-        clips = [clip for path in files if (clip := self._clip(path)) is not None]
+        self.report = ReadReport(sources={f"{self.name} emotions": emotions})
+        clips = []
+        for path in files:
+            with skipping(skipped, str(path)):
+                if (clip := self._clip(path)) is not None:
+                    clips.append(clip)
         check_unique(clips)
         return clips
 
@@ -69,35 +93,30 @@ class CkPlusDataset(ClipDataset):
     def _clip(self, path: Path) -> Clip | None:
         subject, sequence = path.parent.parent.name, path.parent.name
         emotion = self._emotion(path)
-        try:
-            label = self.label(emotion)
-        except KeyError as err:
-            raise DataError(f"{path}: {err.args[0]}") from None
+        label = self.classify(emotion, str(path))
         if label is None:
             return None
         folder = self.root / self.images / subject / sequence
         if not folder.is_dir():
             raise DataError(f"{path}: image folder {folder} does not exist")
-        numbered = sorted(
-            (int(m.group(1)), p) for p in folder.iterdir() if (m := self.frame_regex.search(p.name))
-        )
-        if not numbered:
-            raise DataError(f"{path}: no frames matching {self.frame_regex.pattern!r} in {folder}")
-        numbers = tuple(n for n, _ in numbered)
-        peak = str(numbers[-1])
-        span = {"onset": str(numbers[0]), "apex": peak, "offset": peak}
+        frames, numbers = list_frames(folder, self.frame_regex, str(path))
+        span = {**clip_span(numbers), "apex": str(numbers[-1])}
         onset, apex, offset, repairs = key_frames(span, numbers, folder, str(path))
         landmarks = None
         if self.landmarks:
-            landmarks = self.root / self.landmarks / subject / sequence / f"{numbered[0][1].stem}_landmarks.txt"
-            if not landmarks.is_file():
-                raise DataError(f"{path}: landmark file {landmarks} does not exist (or set dataset.landmarks=null)")
+            landmarks = self.root / self.landmarks / subject / sequence
+            present = {p.name for p in landmarks.glob("*_landmarks.txt")} if landmarks.is_dir() else set()
+            wanted = [f"{frame.stem}_landmarks.txt" for frame in frames]
+            if not set(wanted) <= present:
+                lacking = [name for name in wanted if name not in present]
+                raise DataError(f"{path}: landmark files {lacking[:3]} missing from {landmarks} "
+                                f"({len(lacking)} of {len(wanted)}; or set dataset.landmarks=null)")
         return Clip(
             dataset=self.name,
             subject=f"{self.name}/{subject}",
             source_subject=subject,
             clip_id=sequence,
-            frames=tuple(p for _, p in numbered),
+            frames=frames,
             frame_numbers=numbers,
             onset=onset,
             apex=apex,
@@ -105,5 +124,6 @@ class CkPlusDataset(ClipDataset):
             emotion=emotion,
             label=label,
             landmarks=landmarks,
+            read_landmarks=read_ckplus_landmarks,
             repairs=repairs,
         )

@@ -7,7 +7,7 @@ import random
 from collections import defaultdict
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset, DatasetWrapper
+from mer_lightning.datasets.base import ClipDataset, DatasetWrapper, Skipped
 
 
 class ShuffledLabels(DatasetWrapper):
@@ -17,8 +17,8 @@ class ShuffledLabels(DatasetWrapper):
         super().__init__(dataset)
         self.seed = seed
 
-    def clips(self) -> list[Clip]:
-        clips = self.dataset.clips()
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
+        clips = self.read(skipped)
         by_subject: dict[str, list[int]] = defaultdict(list)
         for index, clip in enumerate(clips):
             by_subject[clip.subject].append(index)

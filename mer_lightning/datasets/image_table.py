@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset, DataError, check_unique
+from mer_lightning.datasets.base import ClipDataset, DataError, ReadReport, Skipped, check_unique, skipping
 from mer_lightning.datasets.sheets import column_map
 
 
@@ -28,7 +28,7 @@ class ImageTableDataset(ClipDataset):
         self.table = table
         self.columns = column_map(columns)
 
-    def clips(self) -> list[Clip]:
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
         path = self.root / self.table
         if not path.is_file():
             raise DataError(f"dataset {self.name!r}: labels table {path} not found (set dataset.root)")
@@ -36,32 +36,37 @@ class ImageTableDataset(ClipDataset):
         missing = sorted(set(self.columns.values()) - set(table.columns))
         if missing:
             raise DataError(f"{path}: columns {missing} not found (has {list(table.columns)})")
+        self.report = ReadReport(sources={f"{self.name} labels table": path})
         clips = []
         for row_number, row in enumerate(table.to_dict("records"), start=2):
-            value = {field: row[column].strip() for field, column in self.columns.items()}
-            dataset = value.get("dataset") or self.name
-            try:
-                label = self.scheme.label(value["emotion"], dataset)
-            except KeyError as err:
-                raise DataError(f"{path}, row {row_number}: {err.args[0]}") from None
-            if label is None:
-                continue
-            image = self.root / value["image"]
-            if not image.is_file():
-                raise DataError(f"{path}, row {row_number}: image {image} not found")
-            clips.append(
-                Clip(
-                    dataset=dataset,
-                    subject=f"{dataset}/{value['subject']}",
-                    source_subject=value["subject"],
-                    clip_id=value["clip"],
-                    frames=(image,),
-                    onset=0,
-                    apex=0,
-                    offset=0,
-                    emotion=value["emotion"].lower(),
-                    label=label,
-                )
-            )
+            with skipping(skipped, f"{path}, row {row_number}"):
+                if (clip := self._clip(row, path, row_number)) is not None:
+                    clips.append(clip)
         check_unique(clips)
         return clips
+
+    def _clip(self, row: dict[str, str], path: Path, row_number: int) -> Clip | None:
+        value = {field: row[column].strip() for field, column in self.columns.items()}
+        dataset = value.get("dataset") or self.name
+        try:
+            label = self.scheme.label(value["emotion"], dataset)
+        except KeyError as err:
+            raise DataError(f"{path}, row {row_number}: {err.args[0]}") from None
+        if label is None:
+            self.report.dropped[dataset, value["emotion"].lower()] += 1
+            return None
+        image = self.root / value["image"]
+        if not image.is_file():
+            raise DataError(f"{path}, row {row_number}: image {image} not found")
+        return Clip(
+            dataset=dataset,
+            subject=f"{dataset}/{value['subject']}",
+            source_subject=value["subject"],
+            clip_id=value["clip"],
+            frames=(image,),
+            onset=0,
+            apex=0,
+            offset=0,
+            emotion=value["emotion"].lower(),
+            label=label,
+        )

@@ -12,12 +12,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset, DataError, check_unique
+from mer_lightning.datasets.base import ClipDataset, DataError, ReadReport, Skipped, check_unique, skipping
+from mer_lightning.datasets.frames import APEX_POLICIES, frame_pattern, key_frames, list_frames
 from mer_lightning.datasets.schemes import ClassScheme, normalise_emotion
 from mer_lightning.datasets.sheets import column_map, find_sheet, read_sheet
 
-APEX_POLICIES = ("middle", "error")
 _GLOB_CHARS = re.compile(r"[*?\[]")
+REQUIRED_FIELDS = ("subject", "clip", "onset", "offset", "emotion")
 
 
 class SheetFramesDataset(ClipDataset):
@@ -26,10 +27,12 @@ class SheetFramesDataset(ClipDataset):
     `clip_dir`, `subject_name` and `clip_name` are `str.format` templates over the row's fields (the keys of
     `columns`: for CASME II `CASME2_RAW_selected/sub{subject:0>2}/{clip}`) and the named groups of `patterns`
     (`{field: regex}`, for names built from parts of a field); a `clip_dir` with glob characters must match exactly
-    one folder. `frame_regex` captures the frame number in a file name. `header` names the columns of a sheet
-    without a header row; `keep` (`{field: [values]}`) keeps only rows with those values (CAS(ME)^2's expression
-    type). Rows with neither clip name nor onset are notes and skipped. `clip_glob` lists the clip folders the
-    release holds: one without a sheet row is an error.
+    one folder. `frame_regex` captures the frame number in a file name (any case). `sheet` is a glob that must match
+    one file (a release shipping two sheets: name the one to read). `header` names the columns of a sheet without a
+    header row; `keep` (`{field: [values]}`) keeps only rows with those values (CAS(ME)^2's expression type). Rows
+    with neither clip name nor onset are notes and skipped; a row with an empty subject, clip, onset, offset or
+    emotion is an error, and so are two rows of one clip. `clip_glob` lists the clip folders the release holds: one
+    without a sheet row is an error.
 
     A missing apex is repaired by `apex_policy` ("middle": the middle frame between onset and offset); key frames
     past the frames present are clamped. Each repair is recorded on the clip.
@@ -60,12 +63,15 @@ class SheetFramesDataset(ClipDataset):
         self.root = Path(root)
         self.sheet = sheet
         self.columns = column_map(columns)
+        missing = [f for f in REQUIRED_FIELDS if f not in self.columns]
+        if missing:
+            raise ValueError(f"dataset.columns must name the sheet's columns of {missing} (has {sorted(self.columns)})")
         for setting, fields in (("patterns", patterns or {}), ("keep", keep or {})):
             unknown = sorted(set(fields) - set(self.columns))
             if unknown:
                 raise ValueError(f"dataset.{setting}: {unknown} are not fields of dataset.columns {sorted(self.columns)}")
         self.clip_dir = clip_dir
-        self.frame_regex = re.compile(frame_regex)
+        self.frame_regex = frame_pattern(frame_regex)
         self.subject_name = subject_name
         self.clip_name = clip_name
         self.landmarks = landmarks
@@ -75,31 +81,45 @@ class SheetFramesDataset(ClipDataset):
         self.keep = {field: {normalise_emotion(v) for v in values} for field, values in (keep or {}).items()}
         self.clip_glob = clip_glob
 
-    def clips(self) -> list[Clip]:
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
         if not self.root.is_dir():
             raise DataError(f"dataset {self.name!r}: root folder {self.root} does not exist (set dataset.root)")
         sheet_path = find_sheet(self.root, self.sheet)
-        table = read_sheet(sheet_path, self.columns.values(), names=self.header)
+        self.report = ReadReport(sources={f"{self.name} sheet": sheet_path})
+        table = read_sheet(sheet_path, self.columns, names=self.header)
         self._prepare(sheet_path)
-        clips, referenced = [], []
+        clips, referenced, rows = [], [], {}
         for record in table.to_dict("records"):
             where = f"{sheet_path}, row {record['_row']}"
             value = {field: str(record[col]).strip() for field, col in self.columns.items()}
-            if not value["clip"] and not value.get("onset"):
+            if not value["clip"] and not value["onset"]:
                 continue
-            fields = self._fields(value, where)
-            referenced.append(self._format(self.clip_dir, "clip_dir", fields, where))
-            if any(normalise_emotion(value[field]) not in allowed for field, allowed in self.keep.items()):
-                continue
-            try:
-                label = self.label(value["emotion"])
-            except KeyError as err:
-                raise DataError(f"{where}: {err.args[0]}") from None
-            if label is not None:
-                clips.append(self._clip(fields, value, label, where))
+            self._check_duplicate(value, record["_row"], rows, sheet_path)
+            with skipping(skipped, where):
+                empty = [field for field in REQUIRED_FIELDS if not value[field]]
+                if empty:
+                    names = ", ".join(f"{field} (column {self.columns[field]!r})" for field in empty)
+                    raise DataError(f"{where}: empty field {names}")
+                fields = self._fields(value, where)
+                referenced.append(self._format(self.clip_dir, "clip_dir", fields, where))
+                if any(normalise_emotion(value[field]) not in allowed for field, allowed in self.keep.items()):
+                    continue
+                label = self.classify(value["emotion"], where)
+                if label is not None:
+                    clips.append(self._clip(fields, value, label, where))
         check_unique(clips)
-        self._check_folders(sheet_path, referenced)
+        self._check_folders(sheet_path, referenced, skipped)
         return clips
+
+    def _check_duplicate(self, value: dict[str, str], row: int, rows: dict[tuple, int], sheet_path: Path) -> None:
+        """Two rows of one clip (one subject and clip name) are an error naming both rows."""
+        key = (value["subject"].lstrip("0").lower(), value["clip"].lower())
+        if key in rows:
+            raise DataError(
+                f"{sheet_path}: rows {rows[key]} and {row} are both subject {value['subject']!r}, clip "
+                f"{value['clip']!r}: delete the wrong one"
+            )
+        rows[key] = row
 
     def _prepare(self, sheet_path: Path) -> None:
         """Hook: read what a release keeps beside its rows (CAS(ME)^2's naming tabs) before the rows are read."""
@@ -126,7 +146,7 @@ class SheetFramesDataset(ClipDataset):
 
     def _clip(self, fields: dict[str, str], value: dict[str, str], label: int, where: str) -> Clip:
         folder = self._folder(self._format(self.clip_dir, "clip_dir", fields, where), where)
-        frames, numbers = self._frames(folder, where)
+        frames, numbers = list_frames(folder, self.frame_regex, where)
         onset, apex, offset, repairs = key_frames(value, numbers, folder, where, self.apex_policy)
         source_subject = self._format(self.subject_name, "subject_name", fields, where)
         return Clip(
@@ -158,19 +178,9 @@ class SheetFramesDataset(ClipDataset):
             raise DataError(f"{where}: clip folder {self.root / relative} matches {found}; it must match one")
         return matches[0]
 
-    def _frames(self, folder: Path, where: str) -> tuple[tuple[Path, ...], tuple[int, ...]]:
-        numbered = []
-        for path in folder.iterdir():
-            match = self.frame_regex.search(path.name)
-            if match:
-                numbered.append((int(match.group(1)), path))
-        if not numbered:
-            raise DataError(f"{where}: no frames matching {self.frame_regex.pattern!r} in {folder}")
-        numbered.sort()
-        return tuple(p for _, p in numbered), tuple(n for n, _ in numbered)
-
-    def _check_folders(self, sheet_path: Path, referenced: list[str]) -> None:
-        """Every clip folder of the release (`clip_glob`) has a sheet row, kept or not."""
+    def _check_folders(self, sheet_path: Path, referenced: list[str], skipped: Skipped | None) -> None:
+        """Every clip folder of the release (`clip_glob`) has a sheet row, kept or not (with `skipped`: each one
+        without is recorded there)."""
         if not self.clip_glob:
             return
         exact = {r for r in referenced if not _GLOB_CHARS.search(r)}
@@ -181,67 +191,11 @@ class SheetFramesDataset(ClipDataset):
             if folder.is_dir()
         ]
         orphans = [o for o in orphans if o not in exact and not any(fnmatchcase(o, p) for p in patterns)]
-        if orphans:
+        if orphans and skipped is not None:
+            skipped.update({str(self.root / o): f"{self.root / o}: a clip folder with no row in {sheet_path}" for o in orphans})
+        elif orphans:
             shown = ", ".join(orphans[:10]) + (f" and {len(orphans) - 10} more" if len(orphans) > 10 else "")
             raise DataError(
                 f"{sheet_path}: clip folders with no sheet row: {shown} (under {self.root}; a copy with extra folders "
                 "can set dataset.clip_glob=null)"
             )
-
-
-def frame_number(raw: str | None) -> int | None:
-    """A sheet cell as a frame number (`"46"`, `"46.0"`), None when it is not one (`"/"`, empty)."""
-    try:
-        return int(float(raw or ""))
-    except ValueError:
-        return None
-
-
-def key_frames(
-    value: Mapping[str, str], numbers: Sequence[int], folder: Path, where: str, apex_policy: str = "middle"
-) -> tuple[int, int, int, tuple[str, ...]]:
-    """Positions in `folder`'s frame list (`numbers`) of the onset, apex and offset frame numbers in `value`, with
-    the repairs made; `where` names the sheet row (or file) in errors.
-
-    Onset and offset must be frame numbers, onset not after offset, and the frames between them all present; an
-    onset before the first frame or an offset after the last is clamped, and an apex that is missing or outside
-    onset..offset is replaced by `apex_policy` ("middle"; "error" refuses the clip).
-    """
-    repairs: list[str] = []
-    first, last = numbers[0], numbers[-1]
-    onset_number, offset_number = frame_number(value.get("onset")), frame_number(value.get("offset"))
-    if onset_number is None or offset_number is None:
-        raise DataError(f"{where}: onset {value.get('onset')!r} / offset {value.get('offset')!r} are not frame numbers")
-    if onset_number > offset_number:
-        raise DataError(f"{where}: onset frame {onset_number} is after offset frame {offset_number}")
-    if onset_number > last or offset_number < first:
-        raise DataError(
-            f"{where}: frames {onset_number}..{offset_number} missing: {folder} holds frames {first}..{last}"
-        )
-    if onset_number < first:
-        repairs.append(f"onset frame {onset_number} before the first frame {first}: clamped")
-        onset_number = first
-    if offset_number > last:
-        repairs.append(f"offset frame {offset_number} after the last frame {last}: clamped")
-        offset_number = last
-    present = set(numbers)
-    missing = [n for n in range(onset_number, offset_number + 1) if n not in present]
-    if missing:
-        shown = ", ".join(map(str, missing[:10])) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        raise DataError(
-            f"{where}: frames {shown} missing from {folder} (between onset {onset_number} and offset {offset_number})"
-        )
-    position = {n: i for i, n in enumerate(numbers)}
-    onset, offset = position[onset_number], position[offset_number]
-    apex_number = frame_number(value.get("apex"))
-    if apex_number is not None and onset_number <= apex_number <= offset_number:
-        return onset, position[apex_number], offset, tuple(repairs)
-    if apex_policy == "error":
-        raise DataError(f"{where}: apex {value.get('apex')!r} is not a frame between onset and offset")
-    if not value.get("apex"):
-        repairs.append("apex not annotated: middle frame taken")
-    elif apex_number is None:
-        repairs.append(f"apex {value['apex']!r} is not a frame number: middle frame taken")
-    else:
-        repairs.append(f"apex frame {apex_number} outside onset..offset {onset_number}..{offset_number}: middle frame taken")
-    return onset, (onset + offset) // 2, offset, tuple(repairs)

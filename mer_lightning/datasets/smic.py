@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset, DataError, check_unique
+from mer_lightning.datasets.base import ClipDataset, DataError, ReadReport, Skipped, check_unique, skipping
+from mer_lightning.datasets.frames import clip_span, frame_pattern, key_frames, list_frames
 from mer_lightning.datasets.schemes import ClassScheme, normalise_emotion
-from mer_lightning.datasets.sheet_frames import key_frames
 
 
 class SmicDataset(ClipDataset):
@@ -46,17 +46,22 @@ class SmicDataset(ClipDataset):
         self.path_regex = re.compile(path_regex)
         if "emotion" not in self.path_regex.groupindex:
             raise ValueError(f"dataset.path_regex must capture the class folder as (?P<emotion>...): {path_regex!r}")
-        self.frame_regex = re.compile(frame_regex)
+        self.frame_regex = frame_pattern(frame_regex)
         self.subject_name = subject_name
         self.clip_name = clip_name
 
-    def clips(self) -> list[Clip]:
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
         if not self.root.is_dir():
             raise DataError(f"dataset {self.name!r}: root folder {self.root} does not exist (set dataset.root)")
         folders = sorted(p for p in self.root.glob(self.clip_glob) if p.is_dir())
         if not folders:
             raise DataError(f"dataset {self.name!r}: no clip folders matching {self.clip_glob!r} under {self.root}")
-        clips = [clip for folder in folders if (clip := self._clip(folder)) is not None]
+        self.report = ReadReport(sources={f"{self.name} clip folders": self.root / self.clip_glob})
+        clips = []
+        for folder in folders:
+            with skipping(skipped, str(folder)):
+                if (clip := self._clip(folder)) is not None:
+                    clips.append(clip)
         check_unique(clips)
         return clips
 
@@ -67,27 +72,19 @@ class SmicDataset(ClipDataset):
             raise DataError(f"clip folder {folder}: its path {relative!r} does not match dataset.path_regex "
                             f"{self.path_regex.pattern!r}")
         parts = match.groupdict()
-        try:
-            label = self.label(parts["emotion"])
-        except KeyError as err:
-            raise DataError(f"clip folder {folder}: {err.args[0]}") from None
+        where = f"clip folder {folder}"
+        label = self.classify(parts["emotion"], where)
         if label is None:
             return None
-        numbered = sorted(
-            (int(m.group(1)), path) for path in folder.iterdir() if (m := self.frame_regex.search(path.name))
-        )
-        if not numbered:
-            raise DataError(f"clip folder {folder}: no frames matching {self.frame_regex.pattern!r}")
-        numbers = tuple(n for n, _ in numbered)
-        span = {"onset": str(numbers[0]), "offset": str(numbers[-1])}
-        onset, apex, offset, repairs = key_frames(span, numbers, folder, f"clip folder {folder}")
+        frames, numbers = list_frames(folder, self.frame_regex, where)
+        onset, apex, offset, repairs = key_frames(clip_span(numbers), numbers, folder, where)
         source_subject = self.subject_name.format(**parts)
         return Clip(
             dataset=self.name,
             subject=f"{self.name}/{source_subject}",
             source_subject=source_subject,
             clip_id=self.clip_name.format(**parts),
-            frames=tuple(p for _, p in numbered),
+            frames=frames,
             frame_numbers=numbers,
             onset=onset,
             apex=apex,

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mer_lightning.clip import Clip
+from mer_lightning.preprocess.sample import PreprocessError
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
@@ -33,10 +34,14 @@ RECORD = "__entry__"
 
 
 def clip_fingerprint(clip: Clip) -> dict:
+    """What a clip's entry is keyed by: its id, key frames and every source file's path, size and time."""
     files = [*clip.frames, *([clip.landmarks] if clip.landmarks else [])]
     stats = []
     for path in files:
-        stat = Path(path).stat()
+        try:
+            stat = Path(path).stat()
+        except OSError as err:
+            raise PreprocessError(f"clip {clip.uid}: cannot read {path}: {err.strerror or err}") from None
         stats.append((str(path), stat.st_size, stat.st_mtime_ns))
     return {"uid": clip.uid, "keys": (clip.onset, clip.apex, clip.offset), "files": stats}
 

@@ -6,15 +6,11 @@ so a clip computed here is a hit for every fold of a sweep, and what a sweep com
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from pathlib import Path
 
 import cv2
 from tqdm import tqdm
@@ -22,7 +18,7 @@ from tqdm import tqdm
 from mer_lightning.clip import Clip
 from mer_lightning.preprocess.cache import InputCache
 from mer_lightning.preprocess.pipeline import Pipeline
-from mer_lightning.preprocess.steps import PreprocessError
+from mer_lightning.preprocess.sample import PreprocessError
 
 ON_ERROR = ("raise", "skip")
 Result = tuple[str, str, str]  # (clip uid, "computed" | "failed", error message)
@@ -89,9 +85,21 @@ def fill_cache(
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-    missing = [clip for clip in clips if cache.get(clip) is None]  # no worker is started for cached clips
-    report = FillReport(cached=len(clips) - len(missing))
-    bar = tqdm(total=len(clips), initial=report.cached, desc="preprocess", unit="clip", disable=not progress)
+    report, missing = FillReport(), []
+    for clip in clips:  # no worker is started for cached clips
+        try:
+            cached = cache.get(clip) is not None
+        except PreprocessError as err:  # a source file gone since the clip was read
+            if on_error == "raise":
+                raise
+            report.skipped[clip.uid] = str(err)
+            continue
+        if cached:
+            report.cached += 1
+        else:
+            missing.append(clip)
+    done = report.cached + len(report.skipped)
+    bar = tqdm(total=len(clips), initial=done, desc="preprocess", unit="clip", disable=not progress)
     with bar, closing(_results(missing, pipeline, cache, workers)) as results:
         for uid, status, message in results:
             bar.update()
@@ -103,19 +111,3 @@ def fill_cache(
                 report.computed += 1
             bar.set_postfix(computed=report.computed, cached=report.cached, skipped=len(report.skipped))
     return report
-
-
-def skip_list_path(cache: InputCache) -> Path:
-    """Where the skip list of a cache's entries goes: next to their folder, named after it."""
-    return cache.root.with_name(f"{cache.root.name}.skipped.json")
-
-
-def write_skip_list(cache: InputCache, skipped: dict[str, str]) -> Path:
-    """Writes `{clip uid: reason}` (atomically, like the entries) and returns where."""
-    path = skip_list_path(cache)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as file:
-        json.dump(dict(sorted(skipped.items())), file, indent=2)
-    os.replace(temporary, path)
-    return path

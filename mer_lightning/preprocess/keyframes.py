@@ -14,7 +14,6 @@ import numpy as np
 from mer_lightning.preprocess.flow import optical_flow
 
 APEX_MOTIONS = ("absdiff", "farneback", "dis", "tvl1")
-SAMPLING_MODES = ("uniform", "random")
 
 
 def middle_apex(onset: int, offset: int) -> int:
@@ -45,22 +44,12 @@ def spot_apex(frames: np.ndarray, onset: int, offset: int, motion: str = "absdif
     return onset + int(np.argmax(scores))
 
 
-def sample_indices(length: int, n: int, mode: str = "uniform", rng: np.random.Generator | None = None) -> np.ndarray:
-    """n frame indices (int64, non-decreasing) out of `length` frames; indices repeat when n > length.
-
-    `uniform` spreads them evenly from the first to the last frame; `random` picks one random frame in each of n
-    equal segments (TSN-style sampling, for augmentation), drawing from `rng`.
-    """
+def sample_indices(length: int, n: int) -> np.ndarray:
+    """n frame indices (int64, non-decreasing) spread evenly from the first to the last of `length` frames; indices
+    repeat when n > length."""
     if length < 1 or n < 1:
         raise ValueError(f"need at least one frame and one sample, got length={length} n={n}")
-    if mode == "uniform":
-        return np.linspace(0, length - 1, n).round().astype(np.int64)
-    if mode == "random":
-        rng = rng if rng is not None else np.random.default_rng()
-        edges = np.linspace(0, length, n + 1)
-        picks = edges[:-1] + rng.random(n) * np.diff(edges)
-        return np.minimum(np.floor(picks), length - 1).astype(np.int64)
-    raise ValueError(f"unknown sampling mode {mode!r}; choose one of {SAMPLING_MODES}")
+    return np.linspace(0, length - 1, n).round().astype(np.int64)
 
 
 def temporal_interpolate(frames: np.ndarray, n: int) -> np.ndarray:

@@ -7,7 +7,8 @@ cannot: alignment, regions and landmark features then never see a silently wrong
   offline, fast, whole-pixel points.
 * `FanLandmarks`: face-alignment's FAN with one of its face detectors; sub-pixel points, needs weight files that
   face-alignment would otherwise download: they are checked before anything is built, and never downloaded here.
-* `AnnotatedLandmarks`: points that ship with a dataset (`.npy` arrays, CK+ `*_landmarks.txt` files).
+
+Points that ship with a dataset are read by its reader's parser (`Clip.read_landmarks`), not here.
 """
 
 from __future__ import annotations
@@ -37,10 +38,6 @@ class LandmarkDetector(ABC):
     @abstractmethod
     def detect(self, image: np.ndarray) -> np.ndarray:
         """(68, 2) float32 landmarks of the face in an RGB (H, W, 3) or grey (H, W) uint8 image."""
-
-    def detect_clip(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """(T, 68, 2) float32 landmarks of every frame."""
-        return np.stack([self.detect(frame) for frame in frames])
 
 
 def _uint8_image(image: np.ndarray) -> np.ndarray:
@@ -253,70 +250,3 @@ class FanLandmarks(LandmarkDetector):
         if isinstance(heatmaps, list):
             heatmaps = heatmaps[-1]
         return heatmaps_to_points(heatmaps.float().cpu().numpy(), center, scale)[0]
-
-
-# --- annotations shipped with a dataset ----------------------------------------------------------------------------
-
-
-def read_ck_landmarks(path: str | os.PathLike) -> np.ndarray:
-    """(68, 2) float32 points of a CK+ `*_landmarks.txt` file: 68 lines of "x y" in scientific notation."""
-    points = np.loadtxt(path, dtype=np.float64, ndmin=2)
-    if points.shape != (NUM_LANDMARKS, 2):
-        raise LandmarkError(f"{path}: expected 68 lines of 'x y', got an array of shape {points.shape}")
-    return points.astype(np.float32)
-
-
-def load_landmarks(path: str | os.PathLike) -> np.ndarray:
-    """Landmarks from a `.npy` array ((68, 2) or (T, 68, 2)) or a CK+ `.txt` file ((68, 2)), as float32."""
-    path = Path(path)
-    if path.suffix == ".txt":
-        return read_ck_landmarks(path)
-    if path.suffix == ".npy":
-        points = np.load(path)
-        if points.shape[-2:] != (NUM_LANDMARKS, 2) or points.ndim not in (2, 3):
-            raise LandmarkError(f"{path}: expected landmarks (68, 2) or (T, 68, 2), got shape {points.shape}")
-        return points.astype(np.float32)
-    raise LandmarkError(f"{path}: landmark files are .npy arrays or CK+ *_landmarks.txt files")
-
-
-class AnnotatedLandmarks(LandmarkDetector):
-    """Landmarks a dataset ships: returned as given, checked only against the number of frames asked for.
-
-    Holding one frame's points, `detect(image)` returns them for that image; holding a clip's (T, 68, 2),
-    `detect_clip(frames)` returns them when `frames` has T frames.
-    """
-
-    def __init__(self, landmarks: np.ndarray, source: str = "annotations") -> None:
-        landmarks = np.asarray(landmarks, dtype=np.float32)
-        if landmarks.ndim == 2:
-            landmarks = landmarks[None]
-        if landmarks.ndim != 3 or landmarks.shape[1:] != (NUM_LANDMARKS, 2):
-            raise LandmarkError(f"{source}: expected landmarks (68, 2) or (T, 68, 2), got shape {landmarks.shape}")
-        self.landmarks = landmarks
-        self.source = source
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike) -> AnnotatedLandmarks:
-        return cls(load_landmarks(path), source=str(path))
-
-    @classmethod
-    def from_files(cls, paths: Sequence[str | os.PathLike]) -> AnnotatedLandmarks:
-        """One (68, 2) file per frame, in frame order (CK+ ships one `*_landmarks.txt` per image)."""
-        if not paths:
-            raise LandmarkError("annotated landmarks: no files given")
-        return cls(np.stack([load_landmarks(p) for p in paths]), source=f"{paths[0]} (+{len(paths) - 1} files)")
-
-    def detect(self, image: np.ndarray) -> np.ndarray:
-        if len(self.landmarks) != 1:
-            raise LandmarkError(
-                f"{self.source}: holds landmarks of {len(self.landmarks)} frames, so one image is ambiguous; "
-                "use detect_clip"
-            )
-        return self.landmarks[0].copy()
-
-    def detect_clip(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        if len(frames) != len(self.landmarks):
-            raise LandmarkError(
-                f"{self.source}: holds landmarks of {len(self.landmarks)} frames, asked for {len(frames)}"
-            )
-        return self.landmarks.copy()

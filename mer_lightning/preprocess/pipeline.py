@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from mer_lightning.clip import Clip
-from mer_lightning.preprocess.steps import PreprocessError, Sample
+from mer_lightning.preprocess.sample import PreprocessError, Sample
 
 Step = Callable[[Sample], Sample]
 

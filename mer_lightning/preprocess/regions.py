@@ -150,17 +150,3 @@ def aouayeb_face(frames_or_image: np.ndarray, landmarks: np.ndarray) -> np.ndarr
     left, top = int(np.ceil((width - fit_w) / 2)), int(np.ceil((height - fit_h) / 2))
     face[:, top : top + fit_h, left : left + fit_w] = crop
     return face.reshape((*lead, height, width) + ((stack.shape[-1],) if has_channels else ()))
-
-
-def crop_aouayeb_regions(face: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
-    """(6, [T,] h, w[, C]) crops of the six fixed regions, in `AOUAYEB_REGIONS` order, from a 280 x 240 face.
-
-    The regions have different sizes (100 x 80 up to 160 x 60), so they are resized to one `size` to stack.
-    """
-    stack, _, _ = _as_stack(face)
-    if stack.shape[1:3] != AOUAYEB_FACE_SIZE:
-        raise ValueError(
-            f"Aouayeb regions are defined on a {AOUAYEB_FACE_SIZE[0]} x {AOUAYEB_FACE_SIZE[1]} (height x width) face, "
-            f"got {stack.shape[1]} x {stack.shape[2]}; make it with aouayeb_face"
-        )
-    return crop_boxes(face, list(AOUAYEB_REGIONS.values()), size)

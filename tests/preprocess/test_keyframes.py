@@ -53,17 +53,6 @@ def test_uniform_sampling():
     np.testing.assert_array_equal(sample_indices(7, 1), [0])
 
 
-def test_random_sampling_takes_one_frame_per_segment():
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        picks = sample_indices(20, 5, "random", rng)
-        assert np.all(picks // 4 == np.arange(5))
-    short = sample_indices(3, 8, "random", np.random.default_rng(1))
-    assert short.min() >= 0 and short.max() <= 2 and np.all(np.diff(short) >= 0)
-    with pytest.raises(ValueError, match="mode"):
-        sample_indices(5, 2, "every-other")
-
-
 def test_temporal_interpolation_blends_neighbours():
     frames = np.array([0, 10, 40], dtype=np.uint8)[:, None, None] * np.ones((1, 2, 3), np.uint8)
     out = temporal_interpolate(frames, 5)  # positions 0, 0.5, 1, 1.5, 2

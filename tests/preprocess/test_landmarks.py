@@ -9,15 +9,12 @@ from face_alignment.models import FAN
 from skimage import data
 
 from mer_lightning.preprocess.landmarks import (
-    AnnotatedLandmarks,
     DlibLandmarks,
     FanLandmarks,
     LandmarkError,
     default_dlib_predictor_path,
     fan_weight_urls,
     heatmaps_to_points,
-    load_landmarks,
-    read_ck_landmarks,
     url_file_name,
 )
 
@@ -53,7 +50,6 @@ def test_dlib_puts_the_points_where_they_belong_on_a_real_face(dlib_landmarks):
     brows, chin = points[17:27, 1].mean(), points[8, 1]
     assert brows < eyes < nose_tip < mouth < chin  # image y grows downwards
     assert points[36:42, 0].mean() < points[27:36, 0].mean() < points[42:48, 0].mean()  # 36-41 on the image's left
-    np.testing.assert_allclose(dlib_landmarks.detect_clip([image, image]), np.stack([points, points]))
 
 
 @pytest.mark.slow
@@ -167,44 +163,3 @@ def test_fan_names_the_failure_when_the_detector_finds_no_face(stand_in_torch_ho
 
 
 # --- annotations ---------------------------------------------------------------------------------------------------
-
-
-def ck_text(points):
-    return "".join(f"   {x:.7e}   {y:.7e}\n" for x, y in points)
-
-
-def test_ck_landmark_files_are_read(tmp_path):
-    points = np.random.default_rng(0).uniform(0, 640, (68, 2))
-    path = tmp_path / "S005_001_00000011_landmarks.txt"
-    path.write_text(ck_text(points))
-    np.testing.assert_allclose(read_ck_landmarks(path), points, rtol=1e-6)
-    assert read_ck_landmarks(path).dtype == np.float32
-    (tmp_path / "short_landmarks.txt").write_text(ck_text(points[:60]))
-    with pytest.raises(LandmarkError, match="68 lines"):
-        read_ck_landmarks(tmp_path / "short_landmarks.txt")
-
-
-def test_annotated_landmarks_from_npy_and_per_frame_files(tmp_path):
-    clip = np.random.default_rng(1).uniform(0, 200, (5, 68, 2)).astype(np.float32)
-    np.save(tmp_path / "clip.npy", clip)
-    annotated = AnnotatedLandmarks.from_file(tmp_path / "clip.npy")
-    frames = np.zeros((5, 10, 10, 3), np.uint8)
-    np.testing.assert_array_equal(annotated.detect_clip(frames), clip)
-    with pytest.raises(LandmarkError, match="5 frames, asked for 4"):
-        annotated.detect_clip(frames[:4])
-    with pytest.raises(LandmarkError, match="use detect_clip"):
-        annotated.detect(frames[0])
-    paths = []
-    for t, points in enumerate(clip[:3]):
-        paths.append(tmp_path / f"S001_002_{t:08d}_landmarks.txt")
-        paths[-1].write_text(ck_text(points))
-    np.testing.assert_allclose(AnnotatedLandmarks.from_files(paths).detect_clip(frames[:3]), clip[:3], rtol=1e-6)
-    np.testing.assert_allclose(AnnotatedLandmarks.from_file(paths[0]).detect(frames[0]), clip[0], rtol=1e-6)
-
-
-def test_bad_annotation_files_are_named(tmp_path):
-    np.save(tmp_path / "wrong.npy", np.zeros((5, 5, 2)))
-    with pytest.raises(LandmarkError, match="wrong.npy"):
-        load_landmarks(tmp_path / "wrong.npy")
-    with pytest.raises(LandmarkError, match=".csv"):
-        load_landmarks(tmp_path / "points.csv")

@@ -4,7 +4,6 @@ entries are never read half-written; filling the cache skips or names failing cl
 import contextlib
 import copy
 import dataclasses
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -16,9 +15,10 @@ from hydra.utils import instantiate
 
 from mer_lightning.preprocess import cache as cache_module
 from mer_lightning.preprocess.cache import InputCache
-from mer_lightning.preprocess.fill import fill_cache, skip_list_path, write_skip_list
+from mer_lightning.preprocess.fill import fill_cache
 from mer_lightning.preprocess.pipeline import Pipeline
-from mer_lightning.preprocess.steps import LoadKeyFrames, OpticalFlow, PreprocessError
+from mer_lightning.preprocess.sample import PreprocessError
+from mer_lightning.preprocess.steps import LoadKeyFrames, OpticalFlow
 from tests.preprocess.tiny_clips import write_clip
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -157,9 +157,6 @@ def test_fill_skips_a_failing_clip_and_goes_on(tmp_path):
     report = fill_cache(clips, pipeline, cache, on_error="skip", progress=False)
     assert report.computed == 2 and list(report.skipped) == ["tiny/sub01/EP01"]
     assert "cannot read image" in report.skipped["tiny/sub01/EP01"]
-    path = write_skip_list(cache, report.skipped)
-    assert path == skip_list_path(cache) and path.parent == cache.root.parent
-    assert json.loads(path.read_text()) == report.skipped
     again = fill_cache(clips, pipeline, cache, on_error="skip", progress=False)
     assert again.cached == 2 and again.computed == 0 and list(again.skipped) == ["tiny/sub01/EP01"]
 

@@ -1,12 +1,10 @@
 import numpy as np
-import pytest
 
 from mer_lightning.preprocess.regions import (
     AOUAYEB_FACE_SIZE,
     AOUAYEB_REGIONS,
     LANDMARK_GROUPS,
     aouayeb_face,
-    crop_aouayeb_regions,
     crop_boxes,
     crop_regions,
     landmark_box,
@@ -82,13 +80,10 @@ def test_boxes_leaving_the_image_are_padded_with_zeros():
 
 def test_aouayeb_regions_cut_the_published_boxes():
     face = coordinate_image(*AOUAYEB_FACE_SIZE)
-    for k, (x0, y0, x1, y1) in enumerate(AOUAYEB_REGIONS.values()):
+    for x0, y0, x1, y1 in AOUAYEB_REGIONS.values():
         assert 0 <= x0 < x1 <= 240 and 0 <= y0 < y1 <= 280
-        crops = crop_aouayeb_regions(face, (y1 - y0, x1 - x0))
-        np.testing.assert_array_equal(crops[k], face[y0:y1, x0:x1])
-    assert crop_aouayeb_regions(np.zeros((2, 280, 240, 3), np.uint8), 48).shape == (6, 2, 48, 48, 3)
-    with pytest.raises(ValueError, match="280 x 240"):
-        crop_aouayeb_regions(np.zeros((240, 280, 3), np.uint8), 48)
+        (crop,) = crop_boxes(face, [(x0, y0, x1, y1)], (y1 - y0, x1 - x0))
+        np.testing.assert_array_equal(crop, face[y0:y1, x0:x1])
 
 
 def test_aouayeb_face_fits_the_brow_to_chin_box():

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from skimage import data
 
-from mer_lightning.preprocess import steps
+from mer_lightning.preprocess.steps import face
+from mer_lightning.clip import Repair
 from mer_lightning.preprocess.landmarks import LandmarkError
 from mer_lightning.preprocess.pipeline import Pipeline
+from mer_lightning.preprocess.sample import PreprocessError
 from mer_lightning.preprocess.steps import (
     Align,
     ApexSpotting,
@@ -21,7 +23,6 @@ from mer_lightning.preprocess.steps import (
     LoadKeyFrames,
     Magnify,
     OpticalFlow,
-    PreprocessError,
     Regions,
     Resize,
 )
@@ -131,7 +132,7 @@ def test_apex_spotting_replaces_the_apex_by_policy(clip):
     assert run(annotated, LoadFrames(), ApexSpotting(policy="middle"))["key_positions"]["apex"] == 3  # (0 + 7) // 2
     kept = run(annotated, LoadFrames(), ApexSpotting(replace="repaired"))
     assert kept["key_positions"]["apex"] == 1
-    repaired = dataclasses.replace(annotated, repairs=("apex '' unusable: middle frame taken",))
+    repaired = dataclasses.replace(annotated, repairs=(Repair("apex", "apex '' unusable: middle frame taken"),))
     assert run(repaired, LoadFrames(), ApexSpotting(replace="repaired"))["key_positions"]["apex"] == 3
 
 
@@ -175,8 +176,8 @@ class FakeDetector:
 
 
 def test_detectors_run_on_the_onset_frame_unless_tracking(clip, monkeypatch):
-    monkeypatch.setitem(steps._DETECTORS, "dlib", FakeDetector)
-    steps._detector.cache_clear()
+    monkeypatch.setitem(face._DETECTORS, "dlib", FakeDetector)
+    face._detector.cache_clear()
     FakeDetector.seen = []
     sample = run(clip, LoadFrames(), Landmarks(backend="dlib", options={"upsample": 3}))
     assert sample["landmarks"].shape == (68, 2) and sample["landmarks"][0, 0] == 3
@@ -186,7 +187,7 @@ def test_detectors_run_on_the_onset_frame_unless_tracking(clip, monkeypatch):
     cv2.imwrite(str(clip.frames[1]), np.zeros((64, 64, 3), np.uint8))
     with pytest.raises(PreprocessError, match=r"img2\.png: no face found"):
         run(clip, LoadFrames(), Landmarks(backend="dlib", options={"upsample": 3}))
-    steps._detector.cache_clear()
+    face._detector.cache_clear()
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset, DatasetWrapper
+from mer_lightning.datasets.base import ClipDataset, DatasetWrapper, Skipped
 from mer_lightning.datasets.schemes import ClassScheme
 from mer_lightning.datasets.synthetic.install import generate
 from mer_lightning.datasets.synthetic.settings import SyntheticSettings
@@ -38,6 +38,6 @@ class SyntheticDataset(DatasetWrapper):
         self.settings = generator
         self.root = Path(root)
 
-    def clips(self) -> list[Clip]:
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
         generate(self.root, self.settings)
-        return self.dataset.clips()
+        return self.read(skipped)
