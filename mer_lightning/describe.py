@@ -1,8 +1,10 @@
 """`mer-data describe dataset=... [dataset.root=...]`: the table to check before training on a dataset.
 
-Reads the dataset exactly as training does (same config groups) and prints its clips per class and source dataset,
-per subject, the frame counts and durations from onset to offset (each source's `fps`), every repair the reader
-made, and, for a composite restricted by a membership list, the listed clips the copy lacks.
+Reads the dataset exactly as training does (same config groups) and prints the files it read (each sheet, so that a
+release with several says which), its clips per class and source dataset, the clips the class scheme leaves out (by
+emotion), clips per subject, the frame counts and durations from onset to offset (each source's `fps`), every
+repair the reader made, and, for a composite restricted by a membership list, the listed clips the copy lacks.
+With `on_error=skip` the clips that cannot be used are listed instead of stopping at the first.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset, DataError
+from mer_lightning.datasets.base import ClipDataset, ReadReport, Skipped
 from mer_lightning.datasets.composite import CompositeDataset
+from mer_lightning.input_errors import reports_input_errors
 
 CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
 USAGE = "usage: mer-data describe dataset=NAME [dataset.root=/path/to/release ...] (Hydra overrides)"
@@ -50,14 +53,27 @@ def _durations(clips: Sequence[Clip], frame_rates: dict[str, float | None]) -> p
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("dataset")
 
 
-def describe(dataset: ClipDataset) -> str:
-    """The report `mer-data describe` prints."""
-    clips = dataset.clips()
+def _read(report: ReadReport, scheme: str) -> list[str]:
+    """The files read, and per source dataset the clips the scheme leaves out, by emotion."""
+    lines = [f"read {what}: {path}" for what, path in report.sources.items()]
+    for source in sorted({dataset for dataset, _ in report.dropped}):
+        dropped = sorted(((n, e) for (d, e), n in report.dropped.items() if d == source), key=lambda x: (-x[0], x[1]))
+        lines.append(f"scheme {scheme} leaves out {sum(n for n, _ in dropped)} {source} clips: "
+                     + ", ".join(f"{emotion} {n}" for n, emotion in dropped))
+    return lines
+
+
+def describe(dataset: ClipDataset, skipped: Skipped | None = None) -> str:
+    """The report `mer-data describe` prints; with a `skipped` dict, the clips that cannot be used are listed."""
+    clips = dataset.clips(skipped)
     classes = dataset.class_names
     lines = [
         f"dataset {dataset.name}: {len(clips)} clips of {len({c.subject for c in clips})} subjects, "
         f"scheme {dataset.scheme.name} ({', '.join(classes)})",
+        *_read(dataset.report, dataset.scheme.name),
     ]
+    if skipped:
+        lines += ["", f"unusable, left out: {len(skipped)}"] + [f"  {reason}" for reason in skipped.values()]
     if not clips:
         return "\n".join(lines)
     lines += ["", "clips per class:", _counts(clips, "dataset", classes).to_string()]
@@ -78,11 +94,9 @@ def describe(dataset: ClipDataset) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="describe")
+@reports_input_errors
 def _describe(cfg: DictConfig) -> None:
-    try:
-        print(describe(instantiate(cfg.dataset)))
-    except DataError as err:
-        sys.exit(f"mer-data describe: {err}")
+    print(describe(instantiate(cfg.dataset), {} if cfg.on_error == "skip" else None))
 
 
 COMMANDS = {"describe": _describe}

@@ -12,6 +12,7 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mer_lightning.input_errors import reports_input_errors
 from mer_lightning.tracking import Tracker
 from mer_lightning.train import CONFIG_DIR, run_fold
 
@@ -36,6 +37,7 @@ def retest_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str]]:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+@reports_input_errors
 def main(cfg: DictConfig) -> float:
     if cfg.from_sweep is not None:
         return run_fold(*retest_config(cfg))["uf1"]

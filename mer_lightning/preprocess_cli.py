@@ -13,6 +13,7 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from mer_lightning.input_errors import reports_input_errors
 from mer_lightning.preprocess.cache import InputCache
 from mer_lightning.preprocess.fill import fill_cache
 
@@ -21,6 +22,7 @@ CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().paren
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="preprocess")
+@reports_input_errors
 def main(cfg: DictConfig) -> None:
     unreadable = {} if cfg.on_error == "skip" else None
     clips = instantiate(cfg.dataset).clips(unreadable)

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mer_lightning.clip import Clip
 from mer_lightning.datamodule import MERDataModule
+from mer_lightning.input_errors import reports_input_errors
 from mer_lightning.lit.callbacks import TestEveryEpoch
 from mer_lightning.lit.task import Task, TaskResult
 from mer_lightning.models.weights import load_weights
@@ -271,6 +272,7 @@ def _epoch_table(oracle: TestEveryEpoch, datamodule: MERDataModule) -> pd.DataFr
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@reports_input_errors
 def main(cfg: DictConfig) -> float:
     return run_fold(cfg)["uf1"]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+MEGC2019 = Path(os.environ.get("MER_SHARED_DATA", REPO.parent / "shared" / "data")) / "megc2019-ststnet-flow"
 TINY = [
     "dataset.generator.subjects=3",
     "dataset.generator.clips_per_subject=6",
@@ -38,3 +39,15 @@ def run_cli(
 @pytest.fixture
 def tiny_overrides() -> list[str]:
     return list(TINY)
+
+
+@pytest.fixture(scope="module")
+def megc2019() -> Path:
+    """The licensed MEGC 2019 composite folder (`$MER_SHARED_DATA/megc2019-ststnet-flow`): under CI (`CI=true`) a
+    missing folder fails the run; elsewhere the test skips and says why."""
+    if not (MEGC2019 / "labels.csv").is_file():
+        message = f"MEGC 2019 flow data not found at {MEGC2019} (set MER_SHARED_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return MEGC2019

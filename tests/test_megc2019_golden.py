@@ -4,25 +4,10 @@ Needs the licensed data in `$MER_SHARED_DATA/megc2019-ststnet-flow` (.ci/run poi
 (`CI=true`) a missing folder fails the run; elsewhere the test skips and says why.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import REPO, run_cli
-
-DATA = Path(os.environ.get("MER_SHARED_DATA", REPO.parent / "shared" / "data")) / "megc2019-ststnet-flow"
-
-
-@pytest.fixture(scope="module")
-def megc2019() -> Path:
-    if not (DATA / "labels.csv").is_file():
-        message = f"MEGC 2019 flow data not found at {DATA} (set MER_SHARED_DATA)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return DATA
 
 
 @pytest.mark.slow

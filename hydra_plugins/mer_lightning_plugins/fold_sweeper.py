@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobStatus
+from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
@@ -35,8 +36,9 @@ class FoldSweeperConf:
 ConfigStore.instance().store(group="hydra/sweeper", name="folds", node=FoldSweeperConf, provider="mer_lightning")
 
 
-class FoldFailed(RuntimeError):
-    """Some folds of a sweep failed; the summary of the others was still written."""
+class FoldFailed(CompactHydraException):
+    """Some folds of a sweep failed; the summary of the others was still written. Its message lists each failed job
+    and its error, so Hydra prints it without a traceback."""
 
 
 class FoldSweeper(Sweeper):
@@ -57,7 +59,8 @@ class FoldSweeper(Sweeper):
         return config
 
     def sweep(self, arguments: list[str]) -> Any:
-        from mer_lightning.summarize import print_summary  # imported here: Hydra imports every plugin at start-up
+        from mer_lightning.input_errors import reporting_input_errors  # imported here: Hydra imports every plugin
+        from mer_lightning.summarize import print_summary  # at start-up
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         combinations = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0]
@@ -75,7 +78,8 @@ class FoldSweeper(Sweeper):
         opened: list[tuple[str, DictConfig]] = []
         for number, (rest, folds) in enumerate(sweeps.items()):
             config = self._load(rest)
-            folds = folds or _all_folds(config)
+            with reporting_input_errors():
+                folds = folds or _all_folds(config)
             sweep_id = f"{stamp}-{uuid.uuid4().hex[:6]}" + (f"-{number}" if len(sweeps) > 1 else "")
             sweep_run_id = instantiate(config.logger).open_sweep(sweep_id, folds, tags=_sweep_tags(config, rest))
             opened.append((sweep_id, config))
@@ -109,7 +113,9 @@ def _all_folds(config: DictConfig) -> list[str]:
     """Every fold of the protocol on the configured dataset, or of the sweep being re-tested."""
     if config.get("from_sweep"):
         return instantiate(config.logger).expected_folds(str(config.from_sweep))
-    return instantiate(config.protocol).folds(instantiate(config.dataset).clips())
+    dataset = instantiate(config.dataset)  # under on_error=skip, the folds of the clips that can be used
+    clips = dataset.clips({}) if config.datamodule.on_error == "skip" else dataset.clips()
+    return instantiate(config.protocol).folds(clips)
 
 
 def _sweep_tags(config: DictConfig, overrides: tuple[str, ...]) -> dict[str, str]:
