@@ -19,7 +19,7 @@ class TinyDataset(ClipDataset):
         super().__init__("tiny", "composite3")
         self._clips = clips
 
-    def clips(self):
+    def clips(self, skipped=None):
         return self._clips
 
 
