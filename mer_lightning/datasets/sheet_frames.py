@@ -28,7 +28,7 @@ class SheetFramesDataset(ClipDataset):
     `columns`: for CASME II `CASME2_RAW_selected/sub{subject:0>2}/{clip}`) and the named groups of `patterns`
     (`{field: regex}`, for names built from parts of a field); a `clip_dir` with glob characters must match exactly
     one folder. `frame_regex` captures the frame number in a file name (any case). `sheet` is a glob that must match
-    one file (a release shipping two sheets: name the one to read). `header` names the columns of a sheet without a
+    one file (a release shipping two sheets: name the one to read); `tab` is its tab (index or name). `header` names the columns of a sheet without a
     header row; `keep` (`{field: [values]}`) keeps only rows with those values (CAS(ME)^2's expression type). Rows
     with neither clip name nor onset are notes and skipped; a row with an empty subject, clip, onset, offset or
     emotion is an error, and so are two rows of one clip. `clip_glob` lists the clip folders the release holds: one
@@ -56,6 +56,7 @@ class SheetFramesDataset(ClipDataset):
         keep: Mapping[str, Sequence[str]] | None = None,
         clip_glob: str | None = None,
         fps: float | None = None,
+        tab: int | str = 0,
     ) -> None:
         super().__init__(name, classes, fps)
         if apex_policy not in APEX_POLICIES:
@@ -80,13 +81,14 @@ class SheetFramesDataset(ClipDataset):
         self.patterns = {field: re.compile(regex) for field, regex in (patterns or {}).items()}
         self.keep = {field: {normalise_emotion(v) for v in values} for field, values in (keep or {}).items()}
         self.clip_glob = clip_glob
+        self.tab = tab
 
     def clips(self, skipped: Skipped | None = None) -> list[Clip]:
         if not self.root.is_dir():
             raise DataError(f"dataset {self.name!r}: root folder {self.root} does not exist (set dataset.root)")
         sheet_path = find_sheet(self.root, self.sheet)
         self.report = ReadReport(sources={f"{self.name} sheet": sheet_path})
-        table = read_sheet(sheet_path, self.columns, names=self.header)
+        table = read_sheet(sheet_path, self.columns, names=self.header, tab=self.tab)
         self._prepare(sheet_path)
         clips, referenced, rows = [], [], {}
         for record in table.to_dict("records"):
@@ -106,7 +108,8 @@ class SheetFramesDataset(ClipDataset):
                     continue
                 label = self.classify(value["emotion"], where)
                 if label is not None:
-                    clips.append(self._clip(fields, value, label, where))
+                    clips += [self._clip(fields, annotation, label, where, suffix)
+                              for annotation, suffix in self._expressions(value, record, where)]
         check_unique(clips)
         self._check_folders(sheet_path, referenced, skipped)
         return clips
@@ -120,6 +123,13 @@ class SheetFramesDataset(ClipDataset):
                 f"{value['clip']!r}: delete the wrong one"
             )
         rows[key] = row
+
+    def _expressions(
+        self, value: dict[str, str], record: Mapping[str, str], where: str
+    ) -> list[tuple[dict[str, str], str]]:
+        """Hook: the expressions a row annotates, each as its values (onset, apex, offset) and what its clip id adds
+        to `clip_name`; one per row here, several per video in SMIC-E's sheets."""
+        return [(value, "")]
 
     def _prepare(self, sheet_path: Path) -> None:
         """Hook: read what a release keeps beside its rows (CAS(ME)^2's naming tabs) before the rows are read."""
@@ -144,7 +154,7 @@ class SheetFramesDataset(ClipDataset):
                 f"{where}: dataset.{setting} {template!r} cannot be filled ({err!r}); fields: {sorted(fields)}"
             ) from None
 
-    def _clip(self, fields: dict[str, str], value: dict[str, str], label: int, where: str) -> Clip:
+    def _clip(self, fields: dict[str, str], value: dict[str, str], label: int, where: str, suffix: str = "") -> Clip:
         folder = self._folder(self._format(self.clip_dir, "clip_dir", fields, where), where)
         frames, numbers = list_frames(folder, self.frame_regex, where)
         onset, apex, offset, repairs = key_frames(value, numbers, folder, where, self.apex_policy)
@@ -153,7 +163,7 @@ class SheetFramesDataset(ClipDataset):
             dataset=self.name,
             subject=f"{self.name}/{source_subject}",
             source_subject=source_subject,
-            clip_id=self._format(self.clip_name, "clip_name", fields, where),
+            clip_id=self._format(self.clip_name, "clip_name", fields, where) + suffix,
             frames=frames,
             frame_numbers=numbers,
             onset=onset,

@@ -42,20 +42,34 @@ def read_raw(path: Path, sheet: int | str = 0) -> pd.DataFrame:
             f"{path}: an old Excel (97-2003, .xls) workbook, whatever its name says; reading it needs the package "
             "python-calamine (pip install python-calamine), or save it as .xlsx"
         ) from None
-    except (ValueError, IndexError, KeyError, OSError) as err:
-        raise DataError(f"{path}: cannot read sheet {sheet!r}: {err}") from None
+    except (ValueError, IndexError, KeyError) as err:
+        raise DataError(f"{path}: cannot read tab {sheet!r}: {err}{_tabs(path)}") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read it: {err}") from None
     except Exception as err:  # the Excel readers' own errors: a damaged or mislabelled file
         raise DataError(f"{path}: cannot read it as a spreadsheet ({type(err).__name__}: {err})") from None
 
 
+def _tabs(path: Path) -> str:
+    """`; its tabs are [...]`, for messages about a tab that is not there (nothing when they cannot be listed)."""
+    try:
+        return f"; its tabs are {pd.ExcelFile(path).sheet_names}"
+    except Exception:  # the workbook itself is unreadable: the message already says what failed
+        return ""
+
+
 def read_sheet(
-    path: Path, columns: Mapping[str, str], max_header_row: int = 20, names: Sequence[str] | None = None
+    path: Path,
+    columns: Mapping[str, str],
+    max_header_row: int = 20,
+    names: Sequence[str] | None = None,
+    tab: int | str = 0,
 ) -> pd.DataFrame:
-    """The sheet as strings, its header being the first row that holds every column of `columns` (field -> column
-    name, as the dataset's `columns` setting gives them); for a sheet without a header row, `names` names its columns
-    in order. Rows are numbered 1-based in `_row`, as a spreadsheet shows them."""
+    """Tab `tab` of the workbook as strings, its header being the first row that holds every column of `columns`
+    (field -> column name, as the dataset's `columns` setting gives them); for a sheet without a header row, `names`
+    names its columns in order. Rows are numbered 1-based in `_row`, as a spreadsheet shows them."""
     required = list(columns.values())
-    raw = read_raw(path)
+    raw = read_raw(path, tab)
     if names:
         header = [*names, *(f"_{i}" for i in range(len(names), raw.shape[1]))][: raw.shape[1]]
         missing = [c for c in required if c not in header]

@@ -65,3 +65,52 @@ def test_unusable_data_fails_naming_file_row_and_field(root, slip, message):
     with pytest.raises(DataError, match=message.format(row=row)) as error:
         reader("casme_sq", root).clips()
     assert SHEET in str(error.value)
+
+
+def release_standin(root):
+    """CAS(ME)^2 as its release lays it out, written by hand: `code_final.xlsx`, whose first tab has no header row
+    (participant, expression name, onset, apex, offset, AUs, emotion, type, self-report) and whose naming-rule tabs
+    map participants to folder codes (tab 1: name, code, participant) and video names to video codes (tab 2: code as
+    text with its leading zero, name); several long videos per subject under `rawpic/s{code}/{code}_{video}{desc}`."""
+    import pandas as pd
+
+    from mer_lightning.datasets.synthetic.layouts import write_xlsx
+
+    videos = {"0101": ("disgust1", "disgustingteeth"), "0102": ("disgust2", "eatingworms"), "0502": ("happy2", "funnyerrors")}
+    for code, (_, description) in videos.items():
+        for subject in (15, 16):
+            folder = root / "rawpic" / f"s{subject}" / f"{subject}_{code}{description}"
+            folder.mkdir(parents=True)
+            for number in range(1, 61):
+                (folder / f"img{number}.jpg").touch()
+    rows = [
+        [1, "disgust1_1", 5, 8, 12, "4", "negative", "micro-expression", "disgust"],
+        [1, "disgust2_1", 20, 24, 40, "4+9", "negative", "macro-expression", "disgust"],
+        [1, "happy2_1", 30, 0, 36, "12", "positive", "micro-expression", "happy"],  # apex 0: not annotated
+        [2, "disgust2_1", 10, 12, 15, "9", "others", "micro-expression", "others"],
+        [2, "happy2_1", 2, 4, 7, "6+12", "positive", "micro-expression", "happy"],
+    ]
+    tabs = {
+        "CASFEcode_final": pd.DataFrame(rows),
+        "naming rule1": pd.DataFrame([["p1", 15, 1], ["p2", 16, 2]]),
+        "naming rule2": pd.DataFrame([[code, name] for code, (name, _) in videos.items()]),
+    }
+    write_xlsx(root / "code_final.xlsx", tabs, header=False)
+    return root
+
+
+def test_a_stand_in_laid_out_as_the_release_documents_it(tmp_path):
+    root = release_standin(tmp_path / "CASME_sq")
+    clips = reader("casme_sq", root).clips()
+    assert [c.uid for c in clips] == ["casme_sq/s15/disgust1_1", "casme_sq/s15/happy2_1", "casme_sq/s16/disgust2_1",
+                                      "casme_sq/s16/happy2_1"]
+    by_uid = {c.uid: c for c in clips}
+    disgust = by_uid["casme_sq/s16/disgust2_1"]
+    assert disgust.frames[0].parent.name == "16_0102eatingworms"  # video code 0102, not 0101 or 0502
+    assert (disgust.emotion, disgust.label) == ("others", 3)
+    happy = by_uid["casme_sq/s15/happy2_1"]
+    assert happy.frames[0].parent.name == "15_0502funnyerrors" and happy.label == 1
+    assert happy.repaired("apex") and happy.frame_numbers[happy.apex] == 33
+    macro = reader("casme_sq", root, "dataset.keep.type=[macro-expression]").clips()
+    assert [c.uid for c in macro] == ["casme_sq/s15/disgust2_1"]
+    assert macro[0].frames[0].parent.name == "15_0102eatingworms"
