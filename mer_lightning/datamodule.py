@@ -131,7 +131,10 @@ class MERDataModule(pl.LightningDataModule):
         if self.split is not None:
             return
         clips = self.dataset.clips(self.skipped) if self.on_error == "skip" else self.dataset.clips()
-        split = self.protocol.split(clips)
+        if self.held_out is None:
+            split = self.protocol.split(clips)
+        else:
+            split = self.protocol.training_split(clips, self.held_out)
         self._compute([*split.train, *split.val, *split.test])
         self.split = Split(*([c for c in part if c.uid in self._arrays] for part in (split.train, split.val, split.test)))
         self.clips = [*self.split.train, *self.split.val, *self.split.test]

@@ -9,10 +9,8 @@ With `on_error=skip` the clips that cannot be used are listed instead of stoppin
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import hydra
 import pandas as pd
@@ -20,11 +18,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mer_lightning.clip import Clip
+from mer_lightning.configs import CONFIG_DIR
 from mer_lightning.datasets.base import ClipDataset, ReadReport, Skipped
 from mer_lightning.datasets.composite import CompositeDataset
 from mer_lightning.input_errors import reports_input_errors
 
-CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
 USAGE = "usage: mer-data describe dataset=NAME [dataset.root=/path/to/release ...] (Hydra overrides)"
 
 

@@ -6,19 +6,14 @@ over processes, shows progress, and lists the clips that cannot be used before a
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from mer_lightning.configs import CONFIG_DIR
 from mer_lightning.input_errors import reports_input_errors
 from mer_lightning.preprocess.cache import InputCache
 from mer_lightning.preprocess.fill import fill_cache
-
-# As for mer-train: the repository's conf/ (installed editable), or a config tree of your own.
-CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="preprocess")

@@ -11,7 +11,6 @@ per fold, or a finished sweep's own (`from_sweep`).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from mer_lightning.clip import Clip
+from mer_lightning.configs import CONFIG_DIR
 from mer_lightning.datamodule import MERDataModule
 from mer_lightning.input_errors import reports_input_errors
 from mer_lightning.lit.callbacks import TestEveryEpoch
@@ -37,8 +37,6 @@ from mer_lightning.stages import Handover, hand_over, module_digests, save_weigh
 from mer_lightning.tracking import Tracker
 
 log = logging.getLogger(__name__)
-# The repository's conf/ (installed editable), or a config tree of your own.
-CONFIG_DIR = os.environ.get("MER_CONFIG_DIR", str(Path(__file__).resolve().parents[1] / "conf"))
 # A stage's entry for these replaces the fold's (they come from config groups); for the settings it is merged over.
 STAGE_GROUPS = ("dataset", "preprocessing", "model", "task")
 STAGE_SETTINGS = ("datamodule", "trainer")
