@@ -24,10 +24,11 @@ TINY = [
 
 
 def run_cli(
-    module: str, *args: str, root: Path, check: bool = True, warnings: str = "ignore"
+    module: str, *args: str, root: Path, check: bool = True, warnings: str = "ignore", env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Runs `python -m module args` with MER_ROOT=root, as `mer-train ...` would run (warnings hidden unless asked)."""
-    env = {**os.environ, "MER_ROOT": str(root), "PYTHONWARNINGS": warnings}
+    """Runs `python -m module args` with MER_ROOT=root, as `mer-train ...` would run (warnings hidden unless asked;
+    `env` adds variables)."""
+    env = {**os.environ, "MER_ROOT": str(root), "PYTHONWARNINGS": warnings, **(env or {})}
     result = subprocess.run(
         [sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
     )

@@ -43,7 +43,7 @@ def list_frames(folder: Path, pattern: re.Pattern, where: str) -> tuple[tuple[Pa
             raise DataError(f"{where}: frame {path} is not a file (a broken link?)")
         numbered[number] = path
     if not numbered:
-        raise DataError(f"{where}: no frames matching {pattern.pattern!r} in {folder}")
+        raise DataError(f"{where}: no frames matching '{pattern.pattern}' (dataset.frame_regex) in {folder}")
     numbers = tuple(sorted(numbered))
     return tuple(numbered[n] for n in numbers), numbers
 
