@@ -10,32 +10,31 @@ from __future__ import annotations
 import dataclasses
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset
+from mer_lightning.datasets.base import ClipDataset, DatasetWrapper, Skipped
 
 NEUTRAL = "neutral"
 
 
-class NeutralOnsets(ClipDataset):
+class NeutralOnsets(DatasetWrapper):
     """Another dataset's clips, each cut to its last `frames` frames (the peak, which becomes onset, apex and
     offset of a one-frame clip when `frames` is 1), plus for each a "neutral" clip of its first `frames` frames
     (`<clip>_neutral`, same subject). The dataset's class scheme labels "neutral"; a scheme that drops it (CK+'s
     own `ckplus_7`) gives no neutral clips."""
 
     def __init__(self, dataset: ClipDataset, frames: int = 1) -> None:
-        super().__init__(dataset.name, dataset.scheme, dataset.fps)
+        super().__init__(dataset)
         if frames < 1:
             raise ValueError(f"dataset.frames must be >= 1, got {frames}")
-        self.dataset = dataset
         self.frames = frames
 
-    def clips(self) -> list[Clip]:
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
         try:
             neutral = self.label(NEUTRAL)
         except KeyError as err:
             raise ValueError(f"dataset {self.name!r}: {err.args[0]}; a neutral class needs a scheme that names it "
                              "(macro4), or maps it to null") from None
         clips = []
-        for clip in self.dataset.clips():
+        for clip in self.read(skipped):
             count = min(self.frames, clip.num_frames)
             clips.append(_span(clip, clip.num_frames - count, clip.num_frames, clip.clip_id, clip.emotion, clip.label))
             if neutral is not None:
