@@ -186,8 +186,8 @@ class FoldRun:
         cfg = stage.cfg
         datamodule: MERDataModule = instantiate(
             cfg.datamodule, dataset=self._dataset(stage), pipeline=instantiate(cfg.preprocessing),
-            protocol=self.protocol, held_out=held_out,
-        )
+            protocol=self.protocol, _partial_=True,
+        )(held_out=held_out)  # the clips as they are (Hydra would make them configs)
         datamodule.setup("fit")
         net = instantiate(cfg.model.net)(
             in_chans=datamodule.num_channels(cfg.model.input_keys[0]), num_classes=datamodule.num_classes
