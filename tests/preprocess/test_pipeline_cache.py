@@ -3,6 +3,7 @@ entries are never read half-written; filling the cache skips or names failing cl
 
 import contextlib
 import copy
+import json
 import dataclasses
 import os
 import subprocess
