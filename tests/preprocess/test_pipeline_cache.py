@@ -3,8 +3,8 @@ entries are never read half-written; filling the cache skips or names failing cl
 
 import contextlib
 import copy
-import json
 import dataclasses
+import json
 import os
 import subprocess
 from pathlib import Path
