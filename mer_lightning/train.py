@@ -175,7 +175,9 @@ class FoldRun:
     def _held_out(self) -> list[Clip]:
         """The clips the fold tests and validates on, which the stages before the last must not train on (nor on
         their subjects): what is chosen on validation subjects is then chosen on people no stage has seen."""
-        split = self.protocol.split(self._dataset(self.stages[-1]).clips())
+        last = self.stages[-1]
+        skipping = {} if last.cfg.datamodule.on_error == "skip" else None  # what the last stage will skip, too
+        split = self.protocol.split(self._dataset(last).clips(skipping))
         return [*split.test, *split.val]
 
     def _dataset(self, stage: Stage):
