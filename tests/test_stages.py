@@ -4,6 +4,7 @@ tested again from its own saved weights, and a one-stage fold unchanged."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from mlflow import MlflowClient
 
 from mer_lightning.stages import digest, module_state
@@ -164,3 +167,18 @@ def test_a_fold_of_one_named_stage_is_the_same_fold_as_one_without_stages(tmp_pa
     second = pd.read_csv(artifact(named, b.info.run_id, "predictions.csv", tmp_path / "b"))
     pd.testing.assert_frame_equal(first, second)
     assert {"weights.pt", "weight_digests.json", "split.json"} <= {x.path for x in plain.list_artifacts(a.info.run_id)}
+
+
+@pytest.mark.slow
+def test_a_staged_fold_skips_a_broken_clip_of_its_test_subject_when_asked(tmp_path, tiny_overrides):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.data_dir={tmp_path / 'data'}", *tiny_overrides])
+    clip = next(c for c in instantiate(cfg.dataset).clips() if c.source_subject == "sub02")  # writes the set
+    shutil.rmtree(clip.frames[0].parent)  # the sheet lists a clip the release lacks: a reader fault
+    run_cli("mer_lightning.train", "protocol.test_subject=sub02", "datamodule.on_error=skip",
+            *staged(tiny_overrides), root=tmp_path)
+    client = store(tmp_path)
+    (fold,) = runs(client, "fold")
+    assert fold.info.status == "FINISHED" and fold.data.metrics["skipped_clips"] == 1
+    predictions = pd.read_csv(artifact(client, fold.info.run_id, "predictions.csv", tmp_path))
+    assert clip.uid not in set(predictions["clip"]) and len(predictions)
