@@ -3,9 +3,12 @@
 from mer_lightning.models.baselines import create_baseline
 from mer_lightning.models.fusion import ChosenCombination, IntensityRouter
 from mer_lightning.models.learnet import LEARNet
+from mer_lightning.models.metammfnet import MetaMMFNet, StreamCNN, TwoStreamEmbedding
 from mer_lightning.models.nistor import AutoencoderClassifier, ConvAutoencoder, FrameClassifier, FrameEncoder
+from mer_lightning.models.prototypes import PrototypicalNet
 from mer_lightning.models.sequence import FrameSequenceClassifier
 from mer_lightning.models.ststnet import STSTNet
+from mer_lightning.models.survey import SurveyCNN
 
 __all__ = [
     "AutoencoderClassifier",
@@ -16,6 +19,11 @@ __all__ = [
     "FrameSequenceClassifier",
     "IntensityRouter",
     "LEARNet",
+    "MetaMMFNet",
+    "PrototypicalNet",
     "STSTNet",
+    "StreamCNN",
+    "SurveyCNN",
+    "TwoStreamEmbedding",
     "create_baseline",
 ]
