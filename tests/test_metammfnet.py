@@ -2,17 +2,22 @@
 subjects' clips, the fused distance, and every experiment of it (synthetic ablations, real-data rows) composing and
 building stage by stage."""
 
+import io
 import math
+from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
+import pandas as pd
 import pytest
+import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from torch import nn
 
 from mer_lightning.datamodule import MERDataModule
+from mer_lightning.lit.choose import CHOICE_TABLE, ChooseOnValidation
 from mer_lightning.lit.prototypes import PrototypeTask, split_episode
-from mer_lightning.lit.select import SelectOnValidation
 from mer_lightning.models import MetaMMFNet, PrototypicalNet
 from mer_lightning.models.prototypes import class_prototypes
 from mer_lightning.preprocess.pipeline import Pipeline
@@ -21,7 +26,6 @@ from mer_lightning.samplers import EpisodicBatchSampler
 from mer_lightning.train import compose_stages
 from tests.preprocess.tiny_clips import write_clip
 from tests.test_augment import TinyDataset
-from tests.test_selection import Evidence
 from tests.test_stages_units import composed, root  # noqa: F401 (root: MER_ROOT for every test here)
 
 FUSED = ["micro", "macro_pretrain", "macro", "fusion"]
@@ -39,6 +43,39 @@ class Identity(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.scale * x
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Each clip's input holds two 'models'' class scores, one-hot: on `macro_subject`'s clips the micro model is wrong
+    and the macro model right (a large alpha wins), on every other subject's the other way round (alpha 0 wins)."""
+
+    macro_subject: str
+
+    def __call__(self, sample):
+        clip = sample["clip"]
+        right, wrong = np.eye(3)[clip.label], np.eye(3)[(clip.label + 1) % 3]
+        micro, macro = (wrong, right) if clip.source_subject == self.macro_subject else (right, wrong)
+        sample["x"] = np.concatenate([micro, macro]).astype(np.float32)
+        return sample
+
+
+class Half(nn.Module):
+    """A 'trained prototypical net' whose class scores are one half of its input."""
+
+    def __init__(self, half: int, in_chans: int = 6, num_classes: int = 3) -> None:
+        super().__init__()
+        self.half, self.unused = half, nn.Linear(1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 3 * self.half : 3 * (self.half + 1)]
+
+
+@pytest.fixture
+def clips(tmp_path):
+    return [write_clip(tmp_path / f"{s}_{i}", num_frames=3, onset=0, apex=1, offset=2, height=8, width=8,
+                       subject=s, clip_id=f"EP{i:02d}", label=i % 3)
+            for s in ("sub01", "sub02", "sub03", "sub04") for i in range(6)]
 
 
 def test_prototype_probabilities_match_a_hand_computation():
@@ -90,10 +127,7 @@ def test_an_episode_is_support_then_queries_of_distinct_items():
         EpisodicBatchSampler(labels, 64, ways=1)
 
 
-def test_episodes_hold_only_clips_of_the_folds_training_subjects(tmp_path):
-    clips = [write_clip(tmp_path / f"{s}_{i}", num_frames=3, onset=0, apex=1, offset=2, height=8, width=8,
-                        subject=s, clip_id=f"EP{i:02d}", label=i % 3)
-             for s in ("sub01", "sub02", "sub03", "sub04") for i in range(6)]
+def test_episodes_hold_only_clips_of_the_folds_training_subjects(tmp_path, clips):
     protocol = LeaveOneSubjectOut("sub01", val_subjects=1)
     sampler = partial(EpisodicBatchSampler, ways=None, shots=2, queries=2, episodes=50)
     module = MERDataModule(TinyDataset(clips), Pipeline({"x": Evidence("sub02")}, outputs=["x"]), protocol,
@@ -109,13 +143,39 @@ def test_episodes_hold_only_clips_of_the_folds_training_subjects(tmp_path):
 def test_the_fused_scores_are_minus_the_summed_distances():
     torch.manual_seed(0)
     build = partial(PrototypicalNet, Identity)
-    net = MetaMMFNet(2, 3, micro=build, macro=build, alpha=0.5)
+    net = MetaMMFNet(micro=build, macro=build, in_chans=2, num_classes=3, alphas=[1.0, 0.0, 0.5])
     net.micro.prototypes.normal_()
     net.macro.prototypes.normal_()
+    net.setting.fill_(0.5)
     x = torch.randn(4, 2)
     d_micro, d_macro = -x @ net.micro.prototypes.T, -x @ net.macro.prototypes.T
     assert torch.allclose(net(x), -(d_micro + 0.5 * d_macro))
-    assert dict(net.named_buffers())["alpha"] == 0.5 and set(dict(net.named_children())) == {"micro", "macro"}
+    assert net.setting_name == "alpha" and net.candidates(net.parts(x)).tolist() == [0.0, 0.5, 1.0]
+    assert set(dict(net.named_children())) == {"micro", "macro"}
+
+
+def choose_alpha(tmp_path, clips, macro_subject):
+    """Alpha chosen by task=choose in a fold testing sub01, with one validation subject."""
+    protocol = LeaveOneSubjectOut("sub01", val_subjects=1)
+    split = protocol.split(clips)
+    macro_subject = split.val[0].source_subject if macro_subject == "validation" else macro_subject
+    module = MERDataModule(TinyDataset(clips), Pipeline({"x": Evidence(macro_subject)}, outputs=["x"]), protocol,
+                           str(tmp_path / "cache"), eval_batch_size=4)
+    module.setup("fit")
+    net = MetaMMFNet(micro=partial(Half, 0), macro=partial(Half, 1), in_chans=6, num_classes=3, alphas=[0, 1, 2])
+    task = ChooseOnValidation(net, ["x"], ["a", "b", "c"])
+    task.fit(pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False), module)
+    table = pd.read_csv(io.StringIO(task.result().artifacts[CHOICE_TABLE]))
+    return float(net.setting), table
+
+
+@pytest.mark.parametrize(("macro_subject", "alpha"), [("validation", 2.0), ("sub01", 0.0)])
+def test_alpha_is_chosen_on_the_validation_subject_never_the_test_subject(tmp_path, clips, macro_subject, alpha):
+    # Where the macro model is right on the validation subject's clips, alpha 2 wins; where it is right only on the
+    # test subject's (sub01), alpha 0 still wins: the test clips are never looked at.
+    chosen, table = choose_alpha(tmp_path, clips, macro_subject)
+    assert chosen == alpha and table.loc[table["chosen"], "alpha"].item() == alpha
+    assert table["val_uf1"].max() == 1.0 and table["alpha"].tolist() == [0, 1, 2]
 
 
 EXPERIMENTS = {
@@ -140,9 +200,11 @@ def test_every_metammfnet_experiment_composes_and_builds_each_stage(experiment):
         task = instantiate(stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys),
                            class_names=dataset.class_names)
         task.freeze(stage.freeze)
+        if stage.name == "fusion":
+            task.net.setting.fill_(1.0)  # chosen on validation clips when the stage runs
         assert task({"flow": flow, "diff": diff}).shape == (2, len(dataset.class_names))
         if stage.name == "fusion":
-            assert isinstance(task, SelectOnValidation) and task.parameter == "alpha"
+            assert isinstance(task, ChooseOnValidation) and task.net.setting_name == "alpha"
             assert not any(p.requires_grad for p in task.parameters())
         else:
             assert isinstance(task, PrototypeTask)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from mer_lightning.models.fusion import ChosenCombination
+
 
 class StreamCNN(nn.Module):
     """A small CNN for one input stream: 3x3 convolution, batch norm and ReLU blocks of `widths` channels (the first
@@ -61,21 +63,35 @@ class TwoStreamEmbedding(nn.Module):
         return self.fuse(torch.cat([self.flow(flow), self.diff(diff)], dim=1))
 
 
-class MetaMMFNet(nn.Module):
+class MetaMMFNet(ChosenCombination):
     """The fused model: `micro` and `macro` prototypical nets (built alike, each giving class scores <f(x), w_c>,
-    i.e. minus its class distances) and `alpha`, a buffer; `forward` gives -(d_micro + alpha * d_macro), so the
-    class of smallest fused distance scores highest. The fusion stage loads both nets from the stages that trained
-    them and chooses alpha (or keeps a fixed one)."""
+    i.e. minus its class distances) combined as -(d_micro + alpha * d_macro), so that the class of smallest fused
+    distance scores highest. The fusion stage loads both nets from the stages that trained them and chooses alpha
+    among `alphas` on validation clips (task=choose); one value in `alphas` fixes it."""
+
+    setting_name = "alpha"
 
     def __init__(
-        self, in_chans: int, num_classes: int, micro: Callable[..., nn.Module], macro: Callable[..., nn.Module],
-        alpha: float = 1.0,
+        self,
+        micro: Callable[..., nn.Module],
+        macro: Callable[..., nn.Module],
+        in_chans: int,
+        num_classes: int,
+        alphas: Sequence[float] = (0.0, 0.5, 1.0, 2.0),
     ) -> None:
         super().__init__()
+        if not alphas or min(alphas) < 0:
+            raise ValueError(f"model.net.alphas must be one or more values >= 0, got {list(alphas)}")
         self.micro = micro(in_chans=in_chans, num_classes=num_classes)
         self.macro = macro(in_chans=in_chans, num_classes=num_classes)
-        self.register_buffer("alpha", torch.tensor(float(alpha)))
+        self.alphas = sorted(float(a) for a in alphas)
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        d_micro, d_macro = -self.micro(*inputs), -self.macro(*inputs)
-        return -(d_micro + self.alpha * d_macro)
+    def parts(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"micro": self.micro(*inputs), "macro": self.macro(*inputs)}
+
+    def combine(self, parts: dict[str, torch.Tensor], value: torch.Tensor) -> torch.Tensor:
+        d_micro, d_macro = -parts["micro"], -parts["macro"]
+        return -(d_micro + value * d_macro)
+
+    def candidates(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.tensor(self.alphas, dtype=torch.float64)
