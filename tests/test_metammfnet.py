@@ -181,8 +181,8 @@ def test_alpha_is_chosen_on_the_validation_subject_never_the_test_subject(tmp_pa
 EXPERIMENTS = {
     "metammfnet": FUSED, "metammfnet_micro": ["micro"], "metammfnet_macro": ["macro_pretrain", "macro"],
     **{f"metammfnet_{d}": FUSED for d in ("casme", "casme2", "smic", "cde")},
-    **{f"metammfnet_{d} stage_order={order}": stages for d in ("casme", "casme2", "smic", "cde")
-       for order, stages in ABLATIONS.items()},
+    # Table 3's micro and macro columns on real data: a real experiment with the ablation's stage order
+    **{f"metammfnet_casme2 stage_order={order}": stages for order, stages in ABLATIONS.items()},
 }
 
 
@@ -191,7 +191,7 @@ def test_every_metammfnet_experiment_composes_and_builds_each_stage(experiment):
     name, *overrides = experiment.split()
     stages = compose_stages(composed(f"experiment={name}", *overrides))
     assert [s.name for s in stages] == EXPERIMENTS[experiment]
-    flow, diff = torch.rand(2, 3, 112, 112), torch.rand(2, 3, 112, 112)
+    flow, diff = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)  # any size: the streams pool globally
     for stage in stages:
         dataset = instantiate(stage.cfg.dataset)  # readers read nothing until asked for clips
         pipeline = instantiate(stage.cfg.preprocessing)
