@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 TORCH := torch==2.14.1 torchvision==0.29.1
 UI_PORT ?= 5000
+SERVER_PORT ?= 5000
+SERVER_ARGS ?=
 
-.PHONY: help install train test test-fast ui bench clean
+.PHONY: help install train test test-fast ui server bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -31,6 +33,9 @@ test-fast: install  ## The test suite without the slow end-to-end tests
 ui: install  ## MLflow UI over mlruns/ on 127.0.0.1
 	mkdir -p mlruns
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port $(UI_PORT)
+
+server: install  ## MLflow tracking server for folds on many nodes (logger=server); SERVER_ARGS="--host 0.0.0.0 ..."
+	$(VENV)/bin/mer-server --port $(SERVER_PORT) $(SERVER_ARGS)
 
 bench: install  ## Speed benchmarks (prints figures)
 	$(PY) -m benchmarks
