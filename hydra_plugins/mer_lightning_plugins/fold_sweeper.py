@@ -25,6 +25,8 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from hydra_plugins.mer_lightning_plugins.preflight import check_launcher, check_tracking_server
+
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +53,7 @@ class FoldSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
+        check_launcher(self.launcher, config.hydra.launcher)
 
     def _load(self, overrides) -> DictConfig:
         """One job's config, with `hydra:` interpolations resolvable as they are inside the job."""
@@ -75,9 +78,11 @@ class FoldSweeper(Sweeper):
 
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         jobs: list[list[str]] = []
+        job_folds: list[str] = []
         opened: list[tuple[str, DictConfig]] = []
         for number, (rest, folds) in enumerate(sweeps.items()):
             config = self._load(rest)
+            check_tracking_server(config.logger.tracking_uri)
             with reporting_input_errors():
                 folds = folds or _all_folds(config)
             sweep_id = f"{stamp}-{uuid.uuid4().hex[:6]}" + (f"-{number}" if len(sweeps) > 1 else "")
@@ -87,8 +92,12 @@ class FoldSweeper(Sweeper):
                 jobs.append(
                     [*rest, f"{fold_keys[rest]}={fold}", f"logger.sweep_id={sweep_id}", f"logger.sweep_run_id={sweep_run_id}"]
                 )
+                job_folds.append(fold)
         log.info("%d sweep(s), %d fold jobs", len(opened), len(jobs))
         results = self.launcher.launch(jobs, initial_job_idx=0)
+        for job, fold, result in zip(jobs, job_folds, results):
+            if result.status == JobStatus.FAILED:
+                self._close_failed_fold(job, fold, result._return_value)
 
         for sweep_id, config in opened:
             tracker = instantiate(config.logger)
@@ -100,6 +109,23 @@ class FoldSweeper(Sweeper):
         if failed:
             raise FoldFailed(f"{len(failed)} fold job(s) failed (their summaries list them):\n" + "\n".join(failed))
         return [results]
+
+    def _close_failed_fold(self, job: list[str], fold: str, error: BaseException) -> None:
+        """A failed job whose fold run is still open (SLURM cancelled it, or ended it at its time limit) or was never
+        opened gets its run closed, or one made, as FAILED with the error: the summary then lists the fold as failed,
+        not missing, and the run says why (`mer.error`), as it does for a fold that raised."""
+        config = self._load(job)
+        tracker = instantiate(config.logger)
+        runs = tracker.client.search_runs(
+            [tracker.experiment_id],
+            filter_string=f"tags.`mer.sweep_id` = '{tracker.sweep_id}' and tags.`mer.run_type` = 'fold' "
+            f"and tags.`mer.fold` = '{fold}'",
+        )
+        open_runs = [run.info.run_id for run in runs if run.info.status == "RUNNING"]
+        if not runs:
+            open_runs = [tracker.start_fold({"mer.fold": fold}, config={}, config_yaml="", run_name=fold)]
+        for run_id in open_runs:
+            tracker.fail(run_id, error)
 
 
 def _fold_key(config: DictConfig) -> str:
