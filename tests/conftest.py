@@ -23,14 +23,29 @@ TINY = [
 ]
 
 
+def cli_env(root: Path, warnings: str = "ignore") -> dict[str, str]:
+    """The environment of a command-line run: MER_ROOT=root, warnings hidden unless asked."""
+    return {**os.environ, "MER_ROOT": str(root), "PYTHONWARNINGS": warnings}
+
+
 def run_cli(
-    module: str, *args: str, root: Path, check: bool = True, warnings: str = "ignore", env: dict | None = None
+    module: str,
+    *args: str,
+    root: Path,
+    check: bool = True,
+    warnings: str = "ignore",
+    env: dict | None = None,
+    timeout: float = 900,
 ) -> subprocess.CompletedProcess:
     """Runs `python -m module args` with MER_ROOT=root, as `mer-train ...` would run (warnings hidden unless asked;
     `env` adds variables)."""
-    env = {**os.environ, "MER_ROOT": str(root), "PYTHONWARNINGS": warnings, **(env or {})}
     result = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        env={**cli_env(root, warnings), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{module} {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")

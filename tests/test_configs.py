@@ -53,7 +53,7 @@ def test_a_bad_setting_names_the_setting(tmp_path):
 def test_readme_commands_exist():
     readme = (REPO / "README.md").read_text()
     makefile = (REPO / "Makefile").read_text()
-    for target in ("train", "test", "ui", "bench", "install", "clean", "help"):
+    for target in ("train", "test", "ui", "server", "bench", "install", "clean", "help"):
         assert f"\n{target}:" in makefile
     assert "make train" in readme and "make test" in readme
     assert Path(REPO / ".ci" / "run").read_text().count("make test") == 1
