@@ -27,6 +27,9 @@ from hydra_plugins.mer_lightning_plugins import slurm_launcher
 from tests.conftest import REPO, cli_env, run_cli
 
 SWEEP_TIMEOUT_S = 600  # every sweep here ends well within it; past it the test fails instead of hanging
+# A failed check ends the command within its start-up time (seconds, more on a loaded machine); MLflow's own retries
+# of an unreachable server would take about five minutes.
+NAMED_WITHIN_S = 180
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +260,7 @@ def test_a_job_that_left_the_queue_without_a_record_is_not_waited_for(partition,
 def test_a_partition_that_does_not_exist_is_named_before_anything_is_submitted(tmp_path, tiny_overrides, partition):
     result = run_cli(
         "mer_lightning.train", "-m", "hydra/launcher=slurm", "hydra.launcher.partition=nosuch", *tiny_overrides,
-        root=tmp_path, check=False, timeout=60,
+        root=tmp_path, check=False, timeout=NAMED_WITHIN_S,
     )
     assert result.returncode != 0
     assert f"hydra.launcher.partition=nosuch: no partition nosuch on this SLURM cluster (sinfo lists: " in result.stderr
@@ -270,7 +273,7 @@ def test_an_unreachable_tracking_server_is_named_before_anything_is_submitted(tm
     uri = f"http://127.0.0.1:{free_port()}"
     result = run_cli(
         "mer_lightning.train", "-m", "logger=server", f"logger.tracking_uri={uri}", *tiny_overrides,
-        root=tmp_path, check=False, timeout=60,  # MLflow's own retries would take about five minutes
+        root=tmp_path, check=False, timeout=NAMED_WITHIN_S,
     )
     assert result.returncode != 0
     assert f"logger.tracking_uri={uri}: no MLflow server answers" in result.stderr
