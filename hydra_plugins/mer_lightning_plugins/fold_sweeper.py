@@ -111,22 +111,20 @@ class FoldSweeper(Sweeper):
         return [results]
 
     def _close_failed_fold(self, job: list[str], fold: str, error: BaseException) -> None:
-        """A failed job whose fold run is still open (SLURM cancelled it, or ended it at its time limit) or was never
-        opened gets its run closed, or one made, as FAILED with the error: the summary then lists the fold as failed,
-        not missing, and the run says why (`mer.error`), as it does for a fold that raised."""
+        """A failed job whose fold run (and stage run) is still open (SLURM cancelled it, or ended it at its time
+        limit) gets them closed, or a fold run made if it never opened one, as FAILED with the error: the summary then
+        lists the fold as failed, not missing, and the run says why (`mer.error`), as it does for a fold that raised."""
         config = self._load(job)
         tracker = instantiate(config.logger)
         runs = tracker.client.search_runs(
             [tracker.experiment_id],
-            filter_string=f"tags.`mer.sweep_id` = '{tracker.sweep_id}' and tags.`mer.run_type` = 'fold' "
-            f"and tags.`mer.fold` = '{fold}'",
+            filter_string=f"tags.`mer.sweep_id` = '{tracker.sweep_id}' and tags.`mer.fold` = '{fold}'",
         )
         open_runs = [run.info.run_id for run in runs if run.info.status == "RUNNING"]
-        if not runs:
-            open_runs = [tracker.start_fold({"mer.fold": fold}, config={}, config_yaml="", run_name=fold)]
+        if not any(run.data.tags.get("mer.run_type") == "fold" for run in runs):
+            open_runs.append(tracker.start_fold({"mer.fold": fold}, config={}, config_yaml="", run_name=fold))
         for run_id in open_runs:
             tracker.fail(run_id, error)
-
 
 def _fold_key(config: DictConfig) -> str:
     """The setting that makes a job one fold: the protocol's fold setting, or `fold` when re-testing a sweep."""
