@@ -126,6 +126,7 @@ class FoldSweeper(Sweeper):
         for run_id in open_runs:
             tracker.fail(run_id, error)
 
+
 def _fold_key(config: DictConfig) -> str:
     """The setting that makes a job one fold: the protocol's fold setting, or `fold` when re-testing a sweep."""
     if config.get("from_sweep"):
