@@ -7,7 +7,7 @@ defined.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,6 +103,23 @@ def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str]) -> Su
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis(column)
 
     return Summary(pooled, per_class, breakdown("subject"), breakdown("dataset"), confusion, list(class_names))
+
+
+def comparison_table(figures: Mapping[str, Mapping[str, float]], overrides: Mapping[str, str]) -> pd.DataFrame:
+    """One row per sweep (`figures`: sweep id -> its summary run's metrics; `overrides`: sweep id -> the command-line
+    overrides it ran with): what sets it apart from the others (the overrides they do not all share), its pooled
+    UF1, UAR and accuracy, its clips, its missing or failed folds, and per-dataset UF1/UAR when it has them."""
+    split = {sweep: text.split() for sweep, text in overrides.items()}
+    shared = set.intersection(*(set(words) for words in split.values())) if split else set()
+    rows = {}
+    for sweep, metrics in figures.items():
+        row = {"setting": " ".join(w for w in split.get(sweep, []) if w not in shared) or "(as configured)"}
+        row.update({name: metrics.get(name, np.nan) for name in ("uf1", "uar", "accuracy")})
+        row["clips"] = int(metrics.get("n_clips", 0))
+        row["folds missing or failed"] = int(metrics.get("n_folds_missing_or_failed", 0))
+        row.update({name: value for name, value in sorted(metrics.items()) if name.endswith(("/uf1", "/uar"))})
+        rows[sweep] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("sweep")
 
 
 def best_test_epoch(epochs: pd.DataFrame) -> pd.DataFrame:

@@ -228,6 +228,21 @@ class Tracker:
         tags = self._summary_run(sweep_id).data.tags
         return {key: tags[key] for key in DESCRIPTION_TAGS if key in tags}
 
+    def multirun_sweeps(self, multirun: str) -> list[str]:
+        """The sweeps one `mer-train -m` started (one per combination of its other overrides), in start order."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`mer.multirun` = '{multirun}' and tags.`mer.run_type` = 'summary'",
+            order_by=["attributes.start_time ASC"],
+            max_results=50000,
+        )
+        return [run.data.tags["mer.sweep_id"] for run in runs]
+
+    def summary_figures(self, sweep_id: str) -> tuple[dict[str, float], str]:
+        """A sweep's pooled figures as its summary run holds them, and the overrides it ran with."""
+        run = self._summary_run(sweep_id)
+        return dict(run.data.metrics), run.data.tags.get("mer.overrides", "")
+
     def trained_fold(self, sweep_id: str, fold: str) -> TrainedFold:
         """A finished fold of the sweep, to test it again: its composed config (YAML text), the weights of the net
         it tested (its last stage's), downloaded, and the tags that describe it."""

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mer_lightning.reports import confusion_figure
+from mer_lightning.reports import comparison_table, confusion_figure
 
 
 def test_every_cell_shows_its_count_and_the_share_of_its_true_class():
@@ -15,3 +15,20 @@ def test_every_cell_shows_its_count_and_the_share_of_its_true_class():
     assert cells[(2, 2)] == "0\n0.0%"  # a class with no clip: no rate to divide by, shown as nothing predicted
     assert len(cells) == 9 and axes.get_title() == "pooled confusion"
     assert [t.get_text() for t in axes.get_yticklabels()] == ["negative", "positive", "surprise"]
+
+
+def test_a_comparison_labels_each_sweep_by_what_sets_it_apart():
+    figures = {
+        "m-0": {"uf1": 0.5, "uar": 0.6, "accuracy": 0.7, "n_clips": 100, "n_folds_missing_or_failed": 0},
+        "m-1": {"uf1": 0.9, "uar": 0.8, "accuracy": 0.85, "n_clips": 100, "n_folds_missing_or_failed": 1,
+                "casme2/uf1": 0.95, "casme2/uar": 0.94},
+    }
+    overrides = {"m-0": "experiment=aouayeb preprocessing.steps.regions.names=[mouth] threads=1",
+                 "m-1": "experiment=aouayeb preprocessing.steps.regions.names=[nose,mouth] threads=1"}
+    table = comparison_table(figures, overrides)
+    assert list(table.index) == ["m-0", "m-1"]
+    assert list(table["setting"]) == ["preprocessing.steps.regions.names=[mouth]",
+                                      "preprocessing.steps.regions.names=[nose,mouth]"]
+    assert table.loc["m-1", ["uf1", "uar", "accuracy", "clips", "folds missing or failed"]].tolist() == [0.9, 0.8, 0.85, 100, 1]
+    assert table.loc["m-1", "casme2/uf1"] == 0.95 and np.isnan(table.loc["m-0", "casme2/uar"])
+    assert comparison_table({"s": figures["m-0"]}, {"s": ""}).loc["s", "setting"] == "(as configured)"

@@ -3,7 +3,8 @@
 `mer-train -m` with no fold named expands to all folds of the protocol on the configured dataset (every subject for
 LOSO), so nobody types a list of subjects; naming some (`protocol.test_subject=sub01,sub02`) runs only those. Other
 sweeps (`model=a,b`) multiply as with Hydra's basic sweeper, each combination being its own sweep with its own
-summary. Each fold is one job given to the configured launcher, so any Hydra launcher spreads the folds.
+summary, and a table of their pooled figures closes the multirun (`mer-table MULTIRUN_ID` prints it again). Each
+fold is one job given to the configured launcher, so any Hydra launcher spreads the folds.
 """
 
 import logging
@@ -62,8 +63,10 @@ class FoldSweeper(Sweeper):
         return config
 
     def sweep(self, arguments: list[str]) -> Any:
-        from mer_lightning.input_errors import reporting_input_errors  # imported here: Hydra imports every plugin
-        from mer_lightning.summarize import print_summary  # at start-up
+        # imported here: Hydra imports every plugin at start-up
+        from mer_lightning.input_errors import reporting_input_errors
+        from mer_lightning.summarize import print_summary
+        from mer_lightning.sweep_table import print_comparison
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         combinations = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0]
@@ -76,7 +79,8 @@ class FoldSweeper(Sweeper):
             fold_keys[rest] = fold_key
             sweeps[rest] += [o.split("=", 1)[1] for o in overrides if o.startswith(f"{fold_key}=")]
 
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        # The sweeps of one multirun share the front of their ids, also tagged on each summary run (`mer.multirun`).
+        multirun = f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         jobs: list[list[str]] = []
         job_folds: list[str] = []
         opened: list[tuple[str, DictConfig]] = []
@@ -85,8 +89,9 @@ class FoldSweeper(Sweeper):
             check_tracking_server(config.logger.tracking_uri)
             with reporting_input_errors():
                 folds = folds or _all_folds(config)
-            sweep_id = f"{stamp}-{uuid.uuid4().hex[:6]}" + (f"-{number}" if len(sweeps) > 1 else "")
-            sweep_run_id = instantiate(config.logger).open_sweep(sweep_id, folds, tags=_sweep_tags(config, rest))
+            sweep_id = multirun + (f"-{number}" if len(sweeps) > 1 else "")
+            tags = {**_sweep_tags(config, rest), "mer.multirun": multirun}
+            sweep_run_id = instantiate(config.logger).open_sweep(sweep_id, folds, tags=tags)
             opened.append((sweep_id, config))
             for fold in folds:
                 jobs.append(
@@ -105,6 +110,8 @@ class FoldSweeper(Sweeper):
                 print_summary(tracker, sweep_id, tracker.summarize(sweep_id))
             except LookupError as nothing_to_pool:
                 log.error("%s", nothing_to_pool)
+        if len(opened) > 1:
+            print_comparison(instantiate(opened[0][1].logger), [multirun])
         failed = [f"{' '.join(job)}\n  {_error(r)}" for job, r in zip(jobs, results) if r.status == JobStatus.FAILED]
         if failed:
             raise FoldFailed(f"{len(failed)} fold job(s) failed (their summaries list them):\n" + "\n".join(failed))
