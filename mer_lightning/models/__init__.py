@@ -6,7 +6,8 @@ from mer_lightning.models.learnet import LEARNet
 from mer_lightning.models.metammfnet import MetaMMFNet, StreamCNN, TwoStreamEmbedding
 from mer_lightning.models.nistor import AutoencoderClassifier, ConvAutoencoder, FrameClassifier, FrameEncoder
 from mer_lightning.models.prototypes import PrototypicalNet
-from mer_lightning.models.sequence import FrameSequenceClassifier
+from mer_lightning.models.regions import InceptionBlock, RegionCNN, RegionEncoder
+from mer_lightning.models.sequence import FrameEncoderClassifier, FrameSequenceClassifier
 from mer_lightning.models.ststnet import STSTNet
 from mer_lightning.models.survey import SurveyCNN
 
@@ -16,11 +17,15 @@ __all__ = [
     "ConvAutoencoder",
     "FrameClassifier",
     "FrameEncoder",
+    "FrameEncoderClassifier",
     "FrameSequenceClassifier",
+    "InceptionBlock",
     "IntensityRouter",
     "LEARNet",
     "MetaMMFNet",
     "PrototypicalNet",
+    "RegionCNN",
+    "RegionEncoder",
     "STSTNet",
     "StreamCNN",
     "SurveyCNN",

@@ -1,10 +1,12 @@
-"""A recurrent classifier over per-frame encodings: clips as sequences of frames, of any length.
+"""A recurrent classifier over per-frame encodings: clips as sequences of frames, of any length; and the frame
+classifier that trains such an encoder first, on frames alone.
 
 Each real frame of a clip goes through a frame encoder (any module mapping one frame's input to a feature vector,
-e.g. a pre-trained `models.nistor.FrameEncoder`); the features, in frame order, go through a stacked LSTM or GRU,
-packed by each clip's length so that padding never enters it; the output after the clip's last real frame goes
-through a fully connected layer to the class scores. `forward(frames, lengths)` takes the data module's padded
-sequence and its `length` entry.
+e.g. a pre-trained `models.nistor.FrameEncoder` or `models.regions.RegionEncoder`); the features, in frame order, go
+through a stacked LSTM or GRU, packed by each clip's length so that padding never enters it; the output after the
+clip's last real frame goes through a fully connected layer to the class scores. `forward(frames, lengths)` takes
+the data module's padded sequence and its `length` entry. Both nets name their encoder `encoder`, so that a stage
+hands it from one to the other (`init: {encoder: frames.encoder}`).
 """
 
 from __future__ import annotations
@@ -59,3 +61,18 @@ class FrameSequenceClassifier(nn.Module):
         _, state = self.rnn(packed)
         hidden = state[0] if isinstance(state, tuple) else state  # LSTM: (h, c); GRU: h
         return self.head(hidden[-1])
+
+
+class FrameEncoderClassifier(nn.Module):
+    """`encoder(in_chans=...)` and one fully connected layer: class scores of single frames (N, ...) -> (N, classes),
+    the per-frame stage that trains an encoder before a `FrameSequenceClassifier` reads it."""
+
+    def __init__(
+        self, encoder: Callable[..., nn.Module], in_chans: int = 1, num_classes: int = 3, drop_rate: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder(in_chans=in_chans)
+        self.head = nn.Sequential(nn.Dropout(drop_rate), nn.Linear(self.encoder.out_features, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))

@@ -113,6 +113,8 @@ def test_frames_of_different_sizes_are_named(clip):
         (lambda: Regions(kind="grid"), "kind"),
         (lambda: Regions(names=("forehead",)), "names"),
         (lambda: Regions(kind="aouayeb", names=("mouth", "chin")), "names"),
+        (lambda: Regions(source="flow", time_first=True), "time_first"),
+        (lambda: Regions(source="flow", grey=True), "grey"),
         (lambda: Magnify(low=30, high=20), "low"),
         (lambda: Magnify(pyramid="steerable"), "pyramid"),
         (lambda: Resize(key="flow", size=(28, 28.5)), "size"),
@@ -244,6 +246,12 @@ def test_regions_of_frames_and_of_an_input(clip):
     assert frames.shape == (2, 2, 3, 16, 20) and frames.dtype == np.float32
     flow = Regions(kind="aouayeb", source="flow", size=(12, 12))(dict(sample))["regions"]
     assert flow.shape == (6, 3, 12, 12)
+    sequence = Regions(names=("right_eye", "mouth"), size=(16, 20), time_first=True)(dict(sample))["regions"]
+    np.testing.assert_array_equal(sequence, frames.swapaxes(0, 1))  # (T, R, C, h, w): frame by frame
+    grey = Regions(names=("mouth",), size=(16, 20), time_first=True, grey=True)(dict(sample))["regions"]
+    assert grey.shape == (2, 1, 1, 16, 20)
+    luma = frames[1, :, :1] * 0.299 + frames[1, :, 1:2] * 0.587 + frames[1, :, 2:] * 0.114  # mouth, every frame
+    assert np.abs(grey[:, 0] - luma).max() < 3  # the luma of the colour crops (up to rounding and resampling)
 
 
 def test_landmark_features_need_tracked_landmarks(clip):

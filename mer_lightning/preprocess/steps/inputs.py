@@ -101,6 +101,9 @@ class Regions:
     `kind: aouayeb` cuts Aouayeb et al.'s fixed regions of the 280x240 face made from the landmarks. `names` picks
     regions (null: all of the kind). Boxes come from the onset landmarks, in the pixels of `source`: the loaded
     `frames` (giving (R, T, C, h, w)) or an input made from them before any resize, such as `flow` ((R, C, h, w)).
+    `time_first` puts the frames' axis first, (T, R, C, h, w): a sequence of per-frame region stacks, which
+    `preprocessing.sequences` can name (padded by the data module, or served frame by frame). `grey` turns RGB frames
+    into one grey channel (ITU-R 601 luma) before they are cut.
     """
 
     kind: str = "landmarks"
@@ -110,17 +113,24 @@ class Regions:
     margin: float = 0.2
     square: bool = True
     output: str = "regions"
+    time_first: bool = False
+    grey: bool = False
 
     def __post_init__(self) -> None:
         check_choice("kind", [self.kind], REGION_KINDS)
         check_choice("names", self.names or [], REGION_KINDS[self.kind])
         check_size("size", self.size)
+        for setting in ("time_first", "grey"):
+            if getattr(self, setting) and self.source != "frames":
+                raise ValueError(f"preprocessing: {setting} needs source frames (a clip's frames), got {self.source!r}")
 
     def __call__(self, sample: Sample) -> Sample:
         landmarks = reference_landmarks(sample)
         image = sample[self.source]
         # frames are (T, H, W, C); inputs (C, H, W) go to (H, W, C) to be cut, and come back channels first.
         image = image if self.source == "frames" else np.moveaxis(image, 0, -1)
+        if self.grey:
+            image = np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in image])[..., None]
         names = list(self.names or REGION_KINDS[self.kind])
         try:
             if self.kind == "landmarks":
@@ -129,7 +139,8 @@ class Regions:
                 crops = crop_boxes(aouayeb_face(image, landmarks), [AOUAYEB_REGIONS[n] for n in names], self.size)
         except ValueError as err:
             raise PreprocessError(f"cannot cut regions: {err}") from err
-        sample[self.output] = channels_first(crops)
+        crops = channels_first(crops)
+        sample[self.output] = np.moveaxis(crops, 1, 0) if self.time_first else crops
         return sample
 
 
