@@ -24,6 +24,7 @@ from mer_lightning.preprocess.steps import (
     Magnify,
     OpticalFlow,
     Regions,
+    RelativeToKeyFrame,
     Resize,
 )
 from tests.preprocess.tiny_clips import write_clip
@@ -275,3 +276,17 @@ def test_magnify_enlarges_the_change_and_keeps_a_still_clip(clip, tmp_path):
 def test_resize_works_on_sequences(clip):
     sample = {"lmf": np.ones((4, 1, 68, 68), np.float32)}
     assert Resize(key="lmf", size=(32, 30))(sample)["lmf"].shape == (4, 1, 32, 30)
+
+
+def test_a_sequence_relative_to_its_onset_is_what_moved_since(clip):
+    sample = run(clip, LoadFrames(num_frames=4), Landmarks(),
+                 Regions(names=("mouth",), size=(8, 8), time_first=True))
+    regions = sample["regions"].copy()
+    relative = RelativeToKeyFrame(key="regions", frame="onset")(dict(sample))["regions"]
+    np.testing.assert_array_equal(relative, regions - regions[0])  # the onset is the first loaded frame
+    apex = sample["key_positions"]["apex"]
+    assert not relative[0].any() and relative[apex].any()
+    with pytest.raises(ValueError, match="one entry per loaded frame"):
+        RelativeToKeyFrame()({**sample, "regions": regions.swapaxes(0, 1)[:, :2]})
+    with pytest.raises(ValueError, match="preprocessing: frame"):
+        RelativeToKeyFrame(frame="peak")

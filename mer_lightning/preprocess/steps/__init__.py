@@ -7,7 +7,7 @@ before any clip is read and names the setting; a clip that cannot be processed r
 
 What the sample holds between steps: `preprocess.sample`. The steps, by kind: `loading` (frames, apex, precomputed
 images), `face` (landmarks, alignment), `inputs` (flow, difference, dynamic image, regions, landmark features, frame stacks),
-`transforms` (magnify, resize); configs name them from here (`mer_lightning.preprocess.steps.OpticalFlow`).
+`transforms` (magnify, relative to a key frame, resize); configs name them from here (`mer_lightning.preprocess.steps.OpticalFlow`).
 """
 
 from mer_lightning.preprocess.steps.face import Align, Landmarks
@@ -20,9 +20,9 @@ from mer_lightning.preprocess.steps.inputs import (
     Regions,
 )
 from mer_lightning.preprocess.steps.loading import ApexSpotting, LoadFrames, LoadKeyFrames, ReadImage
-from mer_lightning.preprocess.steps.transforms import Magnify, Resize
+from mer_lightning.preprocess.steps.transforms import Magnify, RelativeToKeyFrame, Resize
 
 __all__ = [
     "Align", "ApexSpotting", "DynamicImage", "FrameDifference", "FrameStack", "LandmarkFeatures", "Landmarks", "LoadFrames",
-    "LoadKeyFrames", "Magnify", "OpticalFlow", "ReadImage", "Regions", "Resize",
+    "LoadKeyFrames", "Magnify", "OpticalFlow", "ReadImage", "Regions", "RelativeToKeyFrame", "Resize",
 ]

@@ -1,12 +1,14 @@
-"""Steps that change what earlier steps made: magnified frames, resized inputs."""
+"""Steps that change what earlier steps made: magnified frames, sequences relative to a key frame, resized inputs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from mer_lightning.preprocess.magnify import PYRAMIDS, TEMPORAL_FILTERS, magnify
-from mer_lightning.preprocess.sample import PreprocessError, Sample
+from mer_lightning.preprocess.sample import KEY_FRAMES, PreprocessError, Sample, key_position
 from mer_lightning.preprocess.steps.common import check_choice, check_size, resize
 
 
@@ -42,6 +44,31 @@ class Magnify:
             raise PreprocessError(f"cannot magnify: {err}") from err
         return sample
 
+
+@dataclass(frozen=True)
+class RelativeToKeyFrame:
+    """`key` (T, ...), a sequence made from the loaded frames (one entry per frame, such as `Regions` with
+    `time_first` or `FrameStack`), minus its entry at the `frame` key frame: signed, zero at that frame.
+
+    A micro-expression is a small change of a face, and a single frame shows the face more than the change: for an
+    encoder trained on frames alone (Aouayeb et al.'s region CNN) the change is what must be seen. Subtracting the
+    onset frame (the clip's neutral face) from every frame leaves what moved since then, frame by frame."""
+
+    key: str = "regions"
+    frame: str = "onset"
+
+    def __post_init__(self) -> None:
+        check_choice("frame", [self.frame], KEY_FRAMES)
+
+    def __call__(self, sample: Sample) -> Sample:
+        sequence = np.asarray(sample[self.key], dtype=np.float32)
+        if len(sequence) != len(sample["frames"]):
+            raise ValueError(
+                f"preprocessing: RelativeToKeyFrame needs {self.key!r} to hold one entry per loaded frame "
+                f"({len(sample['frames'])}), got {len(sequence)} (Regions needs time_first: true)"
+            )
+        sample[self.key] = sequence - sequence[key_position(sample, self.frame)]
+        return sample
 
 
 @dataclass(frozen=True)
