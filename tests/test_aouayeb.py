@@ -78,6 +78,9 @@ def test_the_regions_a_batch_carries_are_those_configured_in_their_order(kind, n
             clip = datamodule.clips[int(batch["clip_id"][item])]
             expected = reference_regions(clip, steps.frames.num_frames, kind, names, list(steps.regions.size),
                                          steps.regions.grey)
+            if steps.get("relative"):  # what moved since the onset, the first frame loaded
+                assert steps.relative.frame == "onset"
+                expected = expected - expected[0]
             if stage is cnn:  # frame items: one frame's regions (R, C, h, w)
                 assert batch["regions"].shape[1] == len(names)
                 torch.testing.assert_close(batch["regions"][item], expected[int(batch["frame"][item])])
