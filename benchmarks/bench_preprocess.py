@@ -26,8 +26,8 @@ from hydra.utils import instantiate
 
 from mer_lightning.preprocess.cache import InputCache
 from mer_lightning.preprocess.flow import flow_features, minmax_per_channel, optical_flow
-from mer_lightning.preprocess.pipeline import Pipeline
 from mer_lightning.preprocess.images import read_image
+from mer_lightning.preprocess.pipeline import Pipeline
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SIZES = {"128x128": (128, 128), "282x231": (282, 231)}  # (height, width)

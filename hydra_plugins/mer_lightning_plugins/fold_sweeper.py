@@ -163,7 +163,7 @@ def _sweep_tags(config: DictConfig, overrides: tuple[str, ...]) -> dict[str, str
 def _error(result) -> str:
     """The exception a failed job raised, as `type: message`."""
     try:
-        result.return_value
+        result.return_value  # noqa: B018 - the property re-raises the job's exception
     except Exception as error:  # JobReturn re-raises the job's own exception
         return f"{type(error).__name__}: {error}"
     return "unknown error"

@@ -28,11 +28,11 @@ class SheetFramesDataset(ClipDataset):
     `columns`: for CASME II `CASME2_RAW_selected/sub{subject:0>2}/{clip}`) and the named groups of `patterns`
     (`{field: regex}`, for names built from parts of a field); a `clip_dir` with glob characters must match exactly
     one folder. `frame_regex` captures the frame number in a file name (any case). `sheet` is a glob that must match
-    one file (a release shipping two sheets: name the one to read); `tab` is its tab (index or name). `header` names the columns of a sheet without a
-    header row; `keep` (`{field: [values]}`) keeps only rows with those values (CAS(ME)^2's expression type). Rows
-    with neither clip name nor onset are notes and skipped; a row with an empty subject, clip, onset, offset or
-    emotion is an error, and so are two rows of one clip. `clip_glob` lists the clip folders the release holds: one
-    without a sheet row is an error.
+    one file (a release shipping two sheets: name the one to read); `tab` is its tab (index or name). `header` names
+    the columns of a sheet without a header row; `keep` (`{field: [values]}`) keeps only rows with those values
+    (CAS(ME)^2's expression type). Rows with neither clip name nor onset are notes and skipped; a row with an empty
+    subject, clip, onset, offset or emotion is an error, and so are two rows of one clip. `clip_glob` lists the clip
+    folders the release holds: one without a sheet row is an error.
 
     A missing apex is repaired by `apex_policy` ("middle": the middle frame between onset and offset); key frames
     past the frames present are clamped. Each repair is recorded on the clip.

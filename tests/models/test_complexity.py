@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from mer_lightning.models.complexity import complexity, complexity_table, format_complexity_table

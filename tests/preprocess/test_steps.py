@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from skimage import data
 
-from mer_lightning.preprocess.steps import face
 from mer_lightning.clip import Repair
 from mer_lightning.preprocess.landmarks import LandmarkError
 from mer_lightning.preprocess.pipeline import Pipeline
@@ -26,6 +25,7 @@ from mer_lightning.preprocess.steps import (
     Regions,
     RelativeToKeyFrame,
     Resize,
+    face,
 )
 from tests.preprocess.tiny_clips import write_clip
 
@@ -83,7 +83,7 @@ def test_optical_flow_finds_key_frames_whichever_loader_read_them(clip):
 def test_an_unreadable_frame_is_named_with_its_clip(clip):
     clip.frames[4].write_bytes(b"not a png")
     pipeline = Pipeline({"frames": LoadKeyFrames()}, outputs=["frames"])
-    with pytest.raises(PreprocessError, match=rf"clip tiny/sub01/EP01: cannot read image .*img5\.png"):
+    with pytest.raises(PreprocessError, match=r"clip tiny/sub01/EP01: cannot read image .*img5\.png"):
         pipeline(clip)
 
 

@@ -21,7 +21,6 @@ from mer_lightning.preprocess.landmarks import (
 from mer_lightning.preprocess.sample import PreprocessError, Sample, key_position
 from mer_lightning.preprocess.steps.common import check_choice, check_size, reference_landmarks
 
-
 _DETECTORS: dict[str, type[LandmarkDetector]] = {"dlib": DlibLandmarks, "fan": FanLandmarks}
 LANDMARK_BACKENDS = ("annotation", *_DETECTORS)
 

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from mer_lightning.preprocess.images import read_frames, read_image
-from mer_lightning.preprocess.keyframes import APEX_MOTIONS, middle_apex, sample_indices, spot_apex, temporal_interpolate
+from mer_lightning.preprocess.keyframes import (
+    APEX_MOTIONS,
+    middle_apex,
+    sample_indices,
+    spot_apex,
+    temporal_interpolate,
+)
 from mer_lightning.preprocess.sample import KEY_FRAMES, Sample, key_position
 from mer_lightning.preprocess.steps.common import check_choice
 
