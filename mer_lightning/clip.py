@@ -29,7 +29,7 @@ class Repair(str):
         repair.key = key
         return repair
 
-    def __getnewargs__(self) -> tuple[str, str]:
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # pickles the key too
         return self.key, str(self)
 
 

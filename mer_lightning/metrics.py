@@ -13,46 +13,51 @@ from collections.abc import Sequence
 
 import numpy as np
 
+Labels = Sequence[int] | np.ndarray  # class indices, as a list or an integer array
 
-def confusion(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
+
+def confusion(y_true: Labels, y_pred: Labels, num_classes: int) -> np.ndarray:
     """`C[i, j]` counts clips of true class i predicted as j."""
-    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
+    true, pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    if true.shape != pred.shape:
+        raise ValueError(f"{len(true)} labels but {len(pred)} predictions")
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
+    np.add.at(matrix, (true, pred), 1)
     return matrix
 
 
 def per_class_f1(matrix: np.ndarray) -> np.ndarray:
     tp = np.diag(matrix).astype(float)
     denominator = 2 * tp + (matrix.sum(axis=0) - tp) + (matrix.sum(axis=1) - tp)
-    return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    f1: np.ndarray = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return f1
 
 
 def per_class_recall(matrix: np.ndarray) -> np.ndarray:
     tp = np.diag(matrix).astype(float)
     support = matrix.sum(axis=1).astype(float)
-    return np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    recall: np.ndarray = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    return recall
 
 
 def row_rates(matrix: np.ndarray) -> np.ndarray:
     """Each row of a confusion matrix over its total: the share of a true class's clips given each prediction (its
     diagonal is the per-class recall); rows of a class with no clip stay zero."""
     support = matrix.sum(axis=1, keepdims=True).astype(float)
-    return np.divide(matrix, support, out=np.zeros(matrix.shape), where=support > 0)
+    rates: np.ndarray = np.divide(matrix, support, out=np.zeros(matrix.shape), where=support > 0)
+    return rates
 
 
-def _classes(matrix: np.ndarray, labels: Sequence[int] | None) -> np.ndarray:
+def _classes(matrix: np.ndarray, labels: Labels | None) -> np.ndarray:
     return np.arange(len(matrix)) if labels is None else np.asarray(sorted(set(labels)), dtype=int)
 
 
-def uf1(matrix: np.ndarray, labels: Sequence[int] | None = None) -> float:
+def uf1(matrix: np.ndarray, labels: Labels | None = None) -> float:
     """Unweighted (macro) F1 over `labels` (all classes when `None`)."""
     return float(per_class_f1(matrix)[_classes(matrix, labels)].mean())
 
 
-def uar(matrix: np.ndarray, labels: Sequence[int] | None = None) -> float:
+def uar(matrix: np.ndarray, labels: Labels | None = None) -> float:
     """Unweighted average recall over `labels` (all classes when `None`)."""
     return float(per_class_recall(matrix)[_classes(matrix, labels)].mean())
 
@@ -62,13 +67,13 @@ def accuracy(matrix: np.ndarray) -> float:
     return float(np.trace(matrix) / total) if total else 0.0
 
 
-def average_accuracy(matrix: np.ndarray, labels: Sequence[int] | None = None) -> float:
+def average_accuracy(matrix: np.ndarray, labels: Labels | None = None) -> float:
     """The mean over `labels` (all classes when `None`) of each class's accuracy, its clips recognised / its clips:
     Meta-MMFNet's "average accuracy", which is UAR under another name."""
     return uar(matrix, labels)
 
 
-def scores(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int, present_only: bool = False) -> dict:
+def scores(y_true: Labels, y_pred: Labels, num_classes: int, present_only: bool = False) -> dict[str, float]:
     """UF1, UAR, accuracy, average and overall accuracy, and support; `present_only` averages over the classes in
     `y_true` (per-subject figures)."""
     matrix = confusion(y_true, y_pred, num_classes)

@@ -35,7 +35,8 @@ class Protocol(ABC):
 
     @property
     def fold(self) -> str | None:
-        return getattr(self, self.fold_setting)
+        fold: str | None = getattr(self, self.fold_setting)
+        return fold
 
     def training_split(self, clips: Sequence[Clip], held_out: Sequence[Clip]) -> Split:
         """The split of a stage that only trains (pre-training, perhaps on another dataset) in this fold: every clip

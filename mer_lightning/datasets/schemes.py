@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ _OTHER = ("others", "other")
 
 
 def _to(target: str | None, emotions: tuple[str, ...]) -> dict[str, str | None]:
-    return {e: target for e in emotions}
+    return dict.fromkeys(emotions, target)
 
 
 SCHEMES: dict[str, ClassScheme] = {
@@ -144,7 +145,7 @@ SCHEMES: dict[str, ClassScheme] = {
 }
 
 
-def resolve_scheme(spec: str | Mapping | ClassScheme) -> ClassScheme:
+def resolve_scheme(spec: str | Mapping[str, Any] | ClassScheme) -> ClassScheme:
     """A scheme by name, or an inline one from config: `{name, classes, mapping, per_dataset}`."""
     if isinstance(spec, ClassScheme):
         return spec
