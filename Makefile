@@ -8,7 +8,7 @@ UI_PORT ?= 5000
 SERVER_PORT ?= 5000
 SERVER_ARGS ?=
 
-.PHONY: help install train test test-fast ui server bench clean
+.PHONY: help install train test test-fast check lint format types docs docs-serve ui server bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -30,6 +30,23 @@ test: install  ## The whole test suite, slow tests included
 test-fast: install  ## The test suite without the slow end-to-end tests
 	$(PY) -m pytest -m "not slow"
 
+check: lint types docs  ## What CI checks besides the tests: lint, types, the docs build
+
+lint: install  ## ruff's lint rules over the code (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
+
+format: install  ## ruff format over FILES (default: every file; see CONTRIBUTING.md before running it on the tree)
+	$(VENV)/bin/ruff format $(or $(FILES),.)
+
+types: install  ## mypy: strict on the pure floors, the rest not yet checked (pyproject.toml says which and why)
+	$(VENV)/bin/mypy
+
+docs: install  ## Build the documentation site into site/, warnings as errors
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: install  ## Serve the documentation on http://127.0.0.1:8000, rebuilt on every change
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
 ui: install  ## MLflow UI over mlruns/ on 127.0.0.1
 	mkdir -p mlruns
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port $(UI_PORT)
@@ -41,4 +58,4 @@ bench: install  ## Speed benchmarks (prints figures)
 	$(PY) -m benchmarks
 
 clean:  ## Remove generated data, caches and logs (keeps .venv and mlruns/)
-	rm -rf data/synthetic cache logs .pytest_cache
+	rm -rf data/synthetic cache logs site .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""The documentation says what the code does: the tables and outputs a page shows are the ones the code makes today."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from mer_lightning.datasets.schemes import SCHEMES
+from tests.docs_pages import DOCS, REPO, blocks
+
+
+def test_datasets_page_lists_every_class_scheme_as_the_code_defines_it():
+    section = (DOCS / "datasets.md").read_text().split("## Class schemes")[1].split("\n## ")[0]
+    shown = {m["name"]: (m["classes"], m["dropped"])
+             for m in re.finditer(r"^\| `(?P<name>\w+)` \| (?P<classes>[^|]+?) \| (?P<dropped>[^|]+?) \|$", section, re.M)}
+    defined = {
+        scheme.name: (", ".join(scheme.classes), ", ".join(k for k, v in scheme.mapping.items() if v is None) or "—")
+        for scheme in SCHEMES.values()
+    }
+    assert shown == defined
+
+
+@pytest.mark.slow
+def test_datasets_page_shows_what_mer_data_describe_prints_for_the_synthetic_set(tmp_path):
+    (shown,) = [b.code for b in blocks("datasets.md") if b.title == "mer-data describe dataset=synthetic"]
+    result = subprocess.run(
+        [sys.executable, "-m", "mer_lightning.describe", "describe", "dataset=synthetic"],
+        cwd=REPO, env={**os.environ, "MER_ROOT": str(tmp_path), "PYTHONWARNINGS": "ignore"},
+        capture_output=True, text=True, timeout=600, check=True,
+    )
+    printed = "\n".join(line.rstrip() for line in result.stdout.replace(str(tmp_path), "MER_ROOT").splitlines())
+    assert printed.strip() == shown.strip()
