@@ -2,7 +2,7 @@
 
 A fenced block with a `title` that is a path (```` ```python title="my_mer/tiny_cnn.py" ````) is a file the reader
 writes; an untitled `python` block is a check run after the files are written; a `bash` block's `mer-*` lines are
-the commands the reader types.
+the commands the reader types (and `python SCRIPT` lines, which run a file the page wrote).
 """
 
 from __future__ import annotations
@@ -60,14 +60,18 @@ def write_files(page: str, folder: Path) -> list[Path]:
 
 
 def run_checks(page: str, folder: Path) -> int:
-    """Runs the page's untitled python blocks in order, in one namespace, with `folder` importable; how many ran."""
+    """Runs the page's untitled python blocks in order, in one namespace, from `folder` and with it importable; how
+    many ran."""
     checks = [b.code for b in blocks(page) if b.lang == "python" and not b.title]
     sys.path.insert(0, str(folder))
+    cwd = os.getcwd()
+    os.chdir(folder)
     try:
         namespace: dict[str, object] = {"__name__": f"docs.{page}"}
         for number, code in enumerate(checks, start=1):
             exec(compile(code, f"docs/{page} check {number}", "exec"), namespace)
     finally:
+        os.chdir(cwd)
         sys.path.remove(str(folder))
         for name in [m for m, module in sys.modules.items() if str(folder) in str(getattr(module, "__file__", ""))]:
             del sys.modules[name]
@@ -75,12 +79,12 @@ def run_checks(page: str, folder: Path) -> int:
 
 
 def commands(page: str) -> list[str]:
-    """The page's `mer-*` command lines (a line ending in a backslash continues on the next)."""
+    """The page's `mer-*` and `python` command lines (a line ending in a backslash continues on the next)."""
     lines = []
     for block in blocks(page):
         if block.lang == "bash":
             text = block.code.replace("\\\n", " ")
-            lines += [line.strip() for line in text.splitlines() if re.search(r"(^|\s)mer-\w+", line)]
+            lines += [line.strip() for line in text.splitlines() if re.search(r"(^|\s)(mer-\w+|python)\s", line)]
     return lines
 
 
@@ -93,8 +97,9 @@ def run_command(line: str, folder: Path, extra: list[str], timeout: int = 900) -
         name, value = words.pop(0).split("=", 1)
         env[name] = str((folder / value).resolve()) if name == "PYTHONPATH" else value
     program, *args = words
+    argv = [sys.executable, *args] if program == "python" else [sys.executable, "-m", ENTRY_POINTS[program], *args, *extra]
     result = subprocess.run(
-        [sys.executable, "-m", ENTRY_POINTS[program], *args, *extra],
+        argv,
         cwd=folder, env=env, capture_output=True, text=True, timeout=timeout,
     )
     if result.returncode != 0:
