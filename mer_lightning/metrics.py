@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import os
-
 import numpy as np
 
 Labels = Sequence[int] | np.ndarray  # class indices, as a list or an integer array
@@ -64,7 +62,7 @@ def uar(matrix: np.ndarray, labels: Labels | None = None) -> float:
     return float(per_class_recall(matrix)[_classes(matrix, labels)].mean())
 
 
-def accuracy(matrix):
+def accuracy(matrix: np.ndarray) -> float:
     total = matrix.sum()
     return float(np.trace(matrix) / total) if total else 0.0
 
