@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from hydra_plugins.mer_lightning_plugins.preflight import PreflightError, slurm_partitions
 from hydra_plugins.mer_lightning_plugins import slurm_launcher
+from hydra_plugins.mer_lightning_plugins.preflight import PreflightError, slurm_partitions
 from tests.conftest import REPO, cli_env, run_cli
 
 SWEEP_TIMEOUT_S = 600  # every sweep here ends well within it; past it the test fails instead of hanging
@@ -263,7 +263,7 @@ def test_a_partition_that_does_not_exist_is_named_before_anything_is_submitted(t
         root=tmp_path, check=False, timeout=NAMED_WITHIN_S,
     )
     assert result.returncode != 0
-    assert f"hydra.launcher.partition=nosuch: no partition nosuch on this SLURM cluster (sinfo lists: " in result.stderr
+    assert "hydra.launcher.partition=nosuch: no partition nosuch on this SLURM cluster (sinfo lists: " in result.stderr
     assert partition in result.stderr.split("sinfo lists: ")[1]
     assert not submitit_jobs(tmp_path) and not (tmp_path / "mlruns").exists()
 
