@@ -53,7 +53,7 @@ def test_dataset_page_reads_its_layout_and_trains_a_fold_on_it(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # the task page's step runs without a Trainer
-@pytest.mark.parametrize("page", ["extend/preprocessing.md", "extend/task.md"])
+@pytest.mark.parametrize("page", ["extend/preprocessing.md", "extend/task.md", "extend/protocol.md"])
 def test_page_checks_pass(tmp_path, page):
     write_files(page, tmp_path)
     assert run_checks(page, tmp_path) >= 1
@@ -74,3 +74,17 @@ def test_page_trains_a_fold_with_its_piece(tmp_path, page, param, target):
     (fold,) = fold_runs(tmp_path)
     assert fold.info.status == "FINISHED" and fold.data.params[param] == target
     assert {"test/uf1", "test/uar"} <= set(fold.data.metrics)
+
+
+@pytest.mark.slow
+def test_protocol_page_sweeps_every_fold_and_pools_them(tmp_path):
+    write_files("extend/protocol.md", tmp_path)
+    (command,) = commands("extend/protocol.md")
+    result = run_command(command, tmp_path, TINY)
+    assert "summary run:" in result.stdout
+    folds = fold_runs(tmp_path)
+    assert sorted(f.data.tags["mer.test_fold"] for f in folds) == ["1", "2", "3"]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    experiment = client.get_experiment_by_name("mer-lightning")
+    (summary,) = client.search_runs([experiment.experiment_id], filter_string="tags.`mer.run_type` = 'summary'")
+    assert {"uf1", "uar"} <= set(summary.data.metrics)
