@@ -112,12 +112,14 @@ def comparison_table(figures: Mapping[str, Mapping[str, float]], overrides: Mapp
     split = {sweep: text.split() for sweep, text in overrides.items()}
     shared = set.intersection(*(set(words) for words in split.values())) if split else set()
     rows = {}
-    for sweep, metrics in figures.items():
-        row = {"setting": " ".join(w for w in split.get(sweep, []) if w not in shared) or "(as configured)"}
-        row.update({name: metrics.get(name, np.nan) for name in ("uf1", "uar", "accuracy")})
-        row["clips"] = int(metrics.get("n_clips", 0))
-        row["folds missing or failed"] = int(metrics.get("n_folds_missing_or_failed", 0))
-        row.update({name: value for name, value in sorted(metrics.items()) if name.endswith(("/uf1", "/uar"))})
+    for sweep, measured in figures.items():
+        row: dict[str, str | float] = {
+            "setting": " ".join(w for w in split.get(sweep, []) if w not in shared) or "(as configured)"
+        }
+        row.update({name: measured.get(name, np.nan) for name in ("uf1", "uar", "accuracy")})
+        row["clips"] = int(measured.get("n_clips", 0))
+        row["folds missing or failed"] = int(measured.get("n_folds_missing_or_failed", 0))
+        row.update({name: value for name, value in sorted(measured.items()) if name.endswith(("/uf1", "/uar"))})
         rows[sweep] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("sweep")
 
