@@ -47,9 +47,8 @@ docs: install  ## Build the documentation site into site/, warnings as errors
 docs-serve: install  ## Serve the documentation on http://127.0.0.1:8000, rebuilt on every change
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
-ui: install  ## MLflow UI over mlruns/ on 127.0.0.1
-	mkdir -p mlruns
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port $(UI_PORT)
+ui: install  ## MLflow UI on 127.0.0.1 over the store training writes ($$MER_ROOT/mlruns, MER_ROOT defaulting to here)
+	$(VENV)/bin/mer-ui --port $(UI_PORT)
 
 server: install  ## MLflow tracking server for folds on many nodes (logger=server); SERVER_ARGS="--host 0.0.0.0 ..."
 	$(VENV)/bin/mer-server --port $(SERVER_PORT) $(SERVER_ARGS)

@@ -13,13 +13,16 @@ per-frame training stages need.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from tqdm import tqdm
 
+from mer_lightning import console
 from mer_lightning.augment import ClipAugment
 from mer_lightning.clip import Clip
 from mer_lightning.datasets.base import ClipDataset
@@ -109,8 +112,7 @@ class MERDataModule(pl.LightningDataModule):
         """Channels of one input, for building a model to fit the data: the dim before height and width of image
         inputs (`(C, H, W)`, `(T, C, H, W)` frames, `(R, C, H, W)` regions), the last dim of feature vectors and
         sequences (`(F,)`, `(T, F)`)."""
-        shape = self._stages["train"].tensors[key].shape[1:]
-        return int(shape[-3] if len(shape) >= 3 else shape[-1])
+        return channels(self._stages["train"].tensors[key].shape[1:])
 
     def prepare_data(self) -> None:
         self._load()
@@ -144,7 +146,15 @@ class MERDataModule(pl.LightningDataModule):
             raise ValueError(f"fold {self.protocol.fold}: no test clips left after preprocessing")
 
     def _compute(self, clips: list[Clip]) -> None:
-        for clip in clips:
+        """Each clip's inputs, from the cache or computed into it (a progress bar on a terminal, a line either way
+        when there is anything to compute)."""
+        missing = sum(not self.cache.path(clip).exists() for clip in clips)
+        if missing:
+            log.info("filling the cache: %d of %d clips to compute, under %s", missing, len(clips), self.cache.root)
+        start = time.perf_counter()
+        bar = tqdm(clips, desc="filling the cache", unit="clip", leave=False,
+                   disable=not (missing and console.interactive()))
+        for clip in bar:
             try:
                 self._arrays[clip.uid] = self.cache.get_or_compute(clip, self.pipeline)
             except PreprocessError as err:
@@ -152,32 +162,15 @@ class MERDataModule(pl.LightningDataModule):
                     raise
                 self.skipped[clip.uid] = str(err)
                 log.warning("skipped %s", err)
+        if missing:
+            log.info("cache filled in %.0f s", time.perf_counter() - start)
 
     def _tensors(self, clips: list[Clip], augment: ClipAugment | None = None) -> ClipTensors:
         position = {c.uid: i for i, c in enumerate(self.clips)}
-        arrays = [self._arrays[c.uid] for c in clips]
-        tensors = {"label": torch.tensor([c.label for c in clips], dtype=torch.long),
-                   "clip_id": torch.tensor([position[c.uid] for c in clips], dtype=torch.long)}
-        lengths = self._lengths(clips, arrays)
-        for key in self.pipeline.outputs:
-            tensors[key] = _stack([a[key] for a in arrays], padded=key in self.pipeline.sequences)
-        if lengths is not None:
-            tensors["length"] = lengths
-            if self.unit == "frame" and clips:
-                tensors = _frames(tensors, self.pipeline.sequences)
+        tensors = clip_tensors(
+            clips, [self._arrays[c.uid] for c in clips], [position[c.uid] for c in clips], self.pipeline, self.unit
+        )
         return ClipTensors(tensors, augment, self.pipeline.outputs)
-
-    def _lengths(self, clips: list[Clip], arrays: list[dict[str, np.ndarray]]) -> torch.Tensor | None:
-        """Each clip's frame count, the same in every sequence output of the clip (None without sequences)."""
-        if not self.pipeline.sequences:
-            return None
-        lengths = []
-        for clip, clip_arrays in zip(clips, arrays):
-            counts = {key: len(clip_arrays[key]) for key in self.pipeline.sequences}
-            if len(set(counts.values())) > 1:
-                raise ValueError(f"clip {clip.uid}: its sequence inputs have different lengths {counts}")
-            lengths.append(next(iter(counts.values())))
-        return torch.tensor(lengths, dtype=torch.long)
 
     def _loader(self, stage: str, shuffle: bool) -> DataLoader:
         return _batches(self._stages[stage], self.batch_size if shuffle else self.eval_batch_size, shuffle)
@@ -199,6 +192,41 @@ class MERDataModule(pl.LightningDataModule):
         task reports about its own training data."""
         data = self._stages[part]
         return _batches(ClipTensors(data.tensors, inputs=data.inputs), self.eval_batch_size, shuffle=False)
+
+
+def clip_tensors(
+    clips: Sequence[Clip], arrays: Sequence[dict[str, np.ndarray]], clip_ids: Sequence[int], pipeline: Pipeline,
+    unit: str = "clip",
+) -> dict[str, torch.Tensor]:
+    """The items of these clips as a batch holds them: each pipeline output stacked (sequences padded, with their
+    `length`), `label` and `clip_id`; with `unit="frame"`, one item per real frame. `mer-predict` builds its one clip's
+    batch with it, so that a prediction is fed exactly as training and testing are."""
+    tensors = {"label": torch.tensor([c.label for c in clips], dtype=torch.long),
+               "clip_id": torch.tensor(list(clip_ids), dtype=torch.long)}
+    for key in pipeline.outputs:
+        tensors[key] = _stack([a[key] for a in arrays], padded=key in pipeline.sequences)
+    if pipeline.sequences:
+        tensors["length"] = _lengths(clips, arrays, pipeline.sequences)
+        if unit == "frame" and clips:
+            tensors = _frames(tensors, pipeline.sequences)
+    return tensors
+
+
+def _lengths(clips: Sequence[Clip], arrays: Sequence[dict[str, np.ndarray]], sequences: Sequence[str]) -> torch.Tensor:
+    """Each clip's frame count, the same in every sequence output of the clip."""
+    lengths = []
+    for clip, clip_arrays in zip(clips, arrays):
+        counts = {key: len(clip_arrays[key]) for key in sequences}
+        if len(set(counts.values())) > 1:
+            raise ValueError(f"clip {clip.uid}: its sequence inputs have different lengths {counts}")
+        lengths.append(next(iter(counts.values())))
+    return torch.tensor(lengths, dtype=torch.long)
+
+
+def channels(shape: Sequence[int]) -> int:
+    """Channels of one input item's shape: the dim before height and width of images (`(C, H, W)`, `(T, C, H, W)`,
+    `(R, C, H, W)`), the last dim of feature vectors and sequences (`(F,)`, `(T, F)`)."""
+    return int(shape[-3] if len(shape) >= 3 else shape[-1])
 
 
 def _batches(data: ClipTensors, batch_size: int, shuffle: bool) -> DataLoader:

@@ -228,3 +228,46 @@ class HoldOut(Protocol):
         train = [c for c in clips if c.dataset in self.train_datasets]
         return _hold_out_subjects(train, [c for c in clips if c.dataset in self.test_datasets], self.val_subjects,
                                   self.seed)
+
+
+PAIR = "_to_"
+
+
+class CrossDataset(Protocol):
+    """Every ordered pair of a composite set's source datasets: train on one, test on another (a hold-out fold each,
+    named `TRAIN_to_TEST`). A sweep (`-m`) runs every pair; its summary run holds the matrix of UF1 by training
+    and test dataset (rows, columns). `datasets` restricts the sets paired (default: every source dataset)."""
+
+    fold_setting = "pair"
+
+    def __init__(
+        self,
+        pair: str | None = None,
+        datasets: Sequence[str] | None = None,
+        val_subjects: int = 0,
+        seed: int = 0,
+        record_oracle: bool = False,
+    ) -> None:
+        self.pair = pair
+        self.datasets = list(datasets) if datasets else None
+        self.val_subjects = val_subjects
+        self.seed = seed
+        self.record_oracle = record_oracle
+
+    def folds(self, clips: Sequence[Clip]) -> list[str]:
+        present = sorted({c.dataset for c in clips})
+        if self.datasets:
+            _check_datasets(self.datasets, clips, "datasets")
+        names = self.datasets or present
+        if len(names) < 2:
+            raise ValueError(f"a cross-dataset matrix needs two datasets or more, got {names}")
+        return [f"{train}{PAIR}{test}" for train in names for test in names if train != test]
+
+    def split(self, clips: Sequence[Clip]) -> Split:
+        if self.pair is None:
+            raise ValueError("protocol.pair is not set: name one pair (protocol.pair=casme2_to_samm), or run the whole "
+                             f"matrix with -m (pairs: {self.folds(clips)})")
+        if str(self.pair).count(PAIR) != 1:
+            raise ValueError(f"protocol.pair={self.pair!r}: name it TRAIN{PAIR}TEST (e.g. casme2{PAIR}samm)")
+        train, test = str(self.pair).split(PAIR)
+        return HoldOut([train], [test], val_subjects=self.val_subjects, seed=self.seed).split(clips)

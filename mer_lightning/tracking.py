@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -23,17 +25,31 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
 from pytorch_lightning.loggers import MLFlowLogger
 
-from mer_lightning import metrics
+from mer_lightning import metrics, store
 from mer_lightning.lit.task import Artifact, TaskResult
-from mer_lightning.reports import Summary, best_test_epoch, confusion_figure, fold_scores, summarize_predictions
+from mer_lightning.reports import (
+    Summary,
+    best_test_epoch,
+    confusion_figure,
+    dataset_figure,
+    fold_scores,
+    loss_figure,
+    subject_figure,
+    summarize_predictions,
+    transfer_figure,
+)
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.csv"
+POOLED_PREDICTIONS = "pooled_predictions.csv"
 EPOCH_PREDICTIONS = "epoch_predictions.csv"
 EXPECTED_FOLDS = "expected_folds.json"
 CONFIG = "config.yaml"
+# Opens the experiment in the MLflow UI's training-runs view (MLflow 3 guesses, and may show the GenAI one).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 # The tags that say what a run is, beside its sweep and fold.
 DESCRIPTION_TAGS = ("mer.dataset", "mer.model", "mer.protocol", "mer.overrides")
 WEIGHTS = "weights.pt"
@@ -62,35 +78,72 @@ def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def sweep_title(tags: Mapping[str, str], folds: int, sweep_id: str) -> str:
+    """A summary run's name, what a person scans the run list for: `resnet18 on casme2, loso (26 folds) SWEEP_ID`
+    (a re-test says which sweep it re-tests)."""
+    what = f"{tags.get('mer.model', '?')} on {tags.get('mer.dataset', '?')}, {tags.get('mer.protocol', '?')}"
+    retest = f", re-test of {tags['mer.from_sweep']}" if tags.get("mer.from_sweep") else ""
+    return f"{what} ({folds} fold{'s' if folds != 1 else ''}{retest}) {sweep_id}"
+
+
+def metric_name(text: str) -> str:
+    """`text` with what MLflow refuses in a metric name replaced by `_` (it takes letters, digits, `_-. /:`)."""
+    return re.sub(r"[^\w\-. /:]", "_", text)
+
+
+class SweepProgress(NamedTuple):
+    done: int  # fold runs of the sweep that finished
+    total: int  # folds the sweep expects
+    elapsed: float  # seconds since the sweep opened
+
+
 class TrainedFold(NamedTuple):
     config_yaml: str
     weights: Path
     tags: dict[str, str]
+    class_names: list[str]
 
 
 class Tracker:
-    """Writes fold and summary runs to one MLflow experiment."""
+    """Writes fold and summary runs to one MLflow experiment (created on first use, unless `create=False`: readers
+    such as `mer-summarize` refuse a store or experiment that is not there rather than leave an empty one)."""
 
     def __init__(
         self,
-        tracking_uri: str,
-        experiment_name: str = "mer-lightning",
+        tracking_uri: str | None = None,
+        experiment_name: str = store.EXPERIMENT,
         artifact_location: str | None = None,
         sweep_id: str | None = None,
         sweep_run_id: str | None = None,
+        create: bool = True,
     ) -> None:
-        self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri)
+        self.tracking_uri = store.tracking_uri(tracking_uri)
+        if not create:
+            store.check_exists(self.tracking_uri)
+        self.client = MlflowClient(self.tracking_uri)
         self.sweep_id = sweep_id
         self.sweep_run_id = sweep_run_id
+        self.experiment_name = experiment_name
         experiment = self.client.get_experiment_by_name(experiment_name)
         if experiment is None:
-            if artifact_location:
-                Path(artifact_location).mkdir(parents=True, exist_ok=True)
-                artifact_location = Path(artifact_location).resolve().as_uri()
-            self.experiment_id = self.client.create_experiment(experiment_name, artifact_location=artifact_location)
+            if not create:
+                known = [e.name for e in self.client.search_experiments()]
+                raise LookupError(f"no experiment {experiment_name!r} in {store.describe(self.tracking_uri)}; "
+                                  f"experiments there: {known}")
+            self.experiment_id = self._create_experiment(experiment_name, artifact_location)
         else:
             self.experiment_id = experiment.experiment_id
+
+    def _create_experiment(self, name: str, artifact_location: str | None) -> str:
+        if artifact_location is None and store.sqlite_path(self.tracking_uri) is not None:
+            artifact_location = str(store.sqlite_path(self.tracking_uri).parent / "artifacts")
+        if artifact_location:
+            Path(artifact_location).mkdir(parents=True, exist_ok=True)
+            artifact_location = Path(artifact_location).resolve().as_uri()
+        return self.client.create_experiment(name, artifact_location=artifact_location, tags=EXPERIMENT_KIND)
+
+    def describe(self) -> str:
+        return store.describe(self.tracking_uri)
 
     # fold and stage runs --------------------------------------------------------------------------------------
 
@@ -100,9 +153,7 @@ class Tracker:
             tags["mlflow.parentRunId"] = self.sweep_run_id
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
         run_id = run.info.run_id
-        items = [Param(k, v) for k, v in flatten(config).items()]
-        for start in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[start : start + 100])
+        self.log_params(run_id, config)
         self.client.log_text(run_id, config_yaml, CONFIG)
         return run_id
 
@@ -192,15 +243,45 @@ class Tracker:
 
     # sweeps ----------------------------------------------------------------------------------------------------
 
-    def open_sweep(self, sweep_id: str, expected_folds: Sequence[str], tags: Mapping[str, str]) -> str:
-        """The sweep's summary run, created before its folds so that they can name it as their parent."""
+    def open_sweep(
+        self, sweep_id: str, expected_folds: Sequence[str], tags: Mapping[str, str], config: Mapping | None = None
+    ) -> str:
+        """The sweep's summary run, created before its folds so that they can name it as their parent; named after
+        what it runs (`ststnet on synthetic, loso (8 folds) 20261129-...`) and holding the sweep's composed `config`
+        as params, so that runs can be searched and compared on any setting."""
         run = self.client.create_run(
             self.experiment_id,
-            tags={"mer.run_type": "summary", "mer.sweep_id": sweep_id, "mer.git_sha": git_sha(), **tags},
-            run_name=f"summary {sweep_id}",
+            tags={"mer.run_type": "summary", "mer.sweep_id": sweep_id, "mer.git_sha": git_sha(),
+                  "mer.n_folds": str(len(expected_folds)), **tags},
+            run_name=sweep_title(tags, len(expected_folds), sweep_id),
         )
+        self.log_params(run.info.run_id, config or {})
         self.client.log_dict(run.info.run_id, list(expected_folds), EXPECTED_FOLDS)
         return run.info.run_id
+
+    def log_params(self, run_id: str, config: Mapping) -> None:
+        """A nested config as flat params (`trainer.max_epochs`), in batches of 100."""
+        items = [Param(k, v) for k, v in flatten(config).items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start : start + 100])
+
+    def sweep_params(self, sweep_id: str) -> dict[str, str]:
+        """The params of a sweep's summary run (what a re-test of it was trained with)."""
+        return dict(self._summary_run(sweep_id).data.params)
+
+    def sweep_progress(self) -> SweepProgress | None:
+        """How far this fold's sweep is (None outside a sweep): for the "fold k/n" lines."""
+        if not self.sweep_run_id:
+            return None
+        summary = self.client.get_run(self.sweep_run_id)
+        done = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`mer.sweep_id` = '{self.sweep_id}' and tags.`mer.run_type` = 'fold' "
+                          "and attributes.status = 'FINISHED'",
+            max_results=50000,
+        )
+        total = int(summary.data.tags.get("mer.n_folds", 0)) or len(done)
+        return SweepProgress(len(done), total, time.time() - summary.info.start_time / 1000)
 
     def _runs(self, sweep_id: str, run_type: str) -> list:
         return self.client.search_runs(
@@ -217,8 +298,18 @@ class Tracker:
     def _summary_run(self, sweep_id: str):
         summaries = self._runs(sweep_id, "summary")
         if not summaries:
-            raise LookupError(f"no summary run for sweep {sweep_id!r} in experiment {self.experiment_id}")
+            known = "\n".join(f"  {sweep}  {name}" for sweep, name in self.sweeps()[:20]) or "  (none)"
+            raise LookupError(f"no sweep {sweep_id!r} in experiment {self.experiment_name!r} of "
+                              f"{self.describe()}; its latest sweeps:\n{known}")
         return summaries[-1]
+
+    def sweeps(self) -> list[tuple[str, str]]:
+        """(sweep id, run name) of every sweep in the experiment, newest first."""
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string="tags.`mer.run_type` = 'summary'",
+            order_by=["attributes.start_time DESC"], max_results=50000,
+        )
+        return [(r.data.tags.get("mer.sweep_id", ""), r.info.run_name) for r in runs]
 
     def expected_folds(self, sweep_id: str) -> list[str]:
         return json.loads(self._download(self._summary_run(sweep_id).info.run_id, EXPECTED_FOLDS).read_text())
@@ -259,13 +350,42 @@ class Tracker:
             self._download(run.info.run_id, CONFIG).read_text(),
             self._download(weights_run, WEIGHTS),
             {key: run.data.tags[key] for key in DESCRIPTION_TAGS if key in run.data.tags},
+            json.loads(run.data.tags.get("mer.class_names", "[]")),
         )
+
+    def pooled_predictions(self, sweep_id: str) -> tuple[pd.DataFrame, str]:
+        """A sweep's pooled predictions, as its summary run holds them, and the summary run's name."""
+        run = self._summary_run(sweep_id)
+        try:
+            table = pd.read_csv(self._download(run.info.run_id, POOLED_PREDICTIONS))
+        except (OSError, MlflowException) as error:
+            raise LookupError(f"sweep {sweep_id!r} has no pooled predictions yet (status {run.info.status}): "
+                              f"run mer-summarize {sweep_id}") from error
+        return table, run.info.run_name
+
+    def record_comparison(self, sweep_a: str, sweep_b: str, name: str, figures: Mapping[str, float],
+                          report: Mapping) -> str:
+        """A comparison of two sweeps, as its own run (`mer.run_type=comparison`): the figures, and `comparison.json`."""
+        run = self.client.create_run(
+            self.experiment_id, run_name=name,
+            tags={"mer.run_type": "comparison", "mer.sweep_a": sweep_a, "mer.sweep_b": sweep_b, "mer.git_sha": git_sha()},
+        )
+        self.client.log_batch(run.info.run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in figures.items()])
+        self.client.log_dict(run.info.run_id, dict(report), "comparison.json")
+        self.end_run(run.info.run_id)
+        return run.info.run_id
+
+    def fold_names(self, sweep_id: str) -> list[str]:
+        """The folds of a sweep that finished, in order."""
+        return sorted({r.data.tags.get("mer.fold", "") for r in self._runs(sweep_id, "fold")
+                       if r.info.status == "FINISHED"})
 
     def summarize(self, sweep_id: str) -> Summary:
         """Rebuilds the sweep's summary run from its fold runs (at the end of a sweep, or any time later)."""
         summary_run = self._summary_run(sweep_id)
         expected = json.loads(self._download(summary_run.info.run_id, EXPECTED_FOLDS).read_text())
         finished: dict[str, pd.DataFrame] = {}
+        losses: dict[str, list[float]] = {}
         oracle: dict[str, pd.DataFrame] = {}
         failed: set[str] = set()
         class_names: list[str] = []
@@ -273,6 +393,9 @@ class Tracker:
             fold = run.data.tags.get("mer.fold", "")
             if run.info.status == "FINISHED":
                 finished[fold] = pd.read_csv(self._download(run.info.run_id, PREDICTIONS))
+                if "mer.trained_on" in run.data.tags:
+                    finished[fold]["trained_on"] = run.data.tags["mer.trained_on"]
+                losses[fold] = self._losses(run)
                 class_names = json.loads(run.data.tags["mer.class_names"])
                 if run.data.tags.get("mer.record_oracle") == "true":
                     oracle[fold] = best_test_epoch(pd.read_csv(self._download(run.info.run_id, EPOCH_PREDICTIONS)))
@@ -289,11 +412,19 @@ class Tracker:
         if oracle and set(oracle) == set(finished):
             best = pd.concat(oracle.values(), ignore_index=True)
             summary.oracle = metrics.scores(best["label"], best["prediction"], len(class_names))
-        self._log_summary(summary_run.info.run_id, summary, table)
+        self._log_summary(summary_run.info.run_id, summary, table, losses)
         return summary
 
-    def _log_summary(self, run_id: str, summary: Summary, table: pd.DataFrame) -> None:
+    def _losses(self, fold_run) -> list[float]:
+        """The training loss by epoch of the stage a fold tested (the fold run itself when it has one stage)."""
+        run_id = fold_run.data.tags.get("mer.tested_run", fold_run.info.run_id)
+        history = sorted(self.client.get_metric_history(run_id, "train/loss"), key=lambda m: (m.step, m.timestamp))
+        return [m.value for m in history]
+
+    def _log_summary(self, run_id: str, summary: Summary, table: pd.DataFrame, losses: dict[str, list[float]]) -> None:
         values = {key: summary.pooled[key] for key in ("uf1", "uar", "accuracy", "average_accuracy", "overall_accuracy")}
+        for name, (low, high) in summary.intervals.items():
+            values[f"{name}_ci_low"], values[f"{name}_ci_high"] = low, high
         values["n_clips"] = summary.pooled["n"]
         values["n_folds_missing_or_failed"] = len(summary.missing_folds) + len(summary.failed_folds)
         if summary.oracle:
@@ -303,8 +434,13 @@ class Tracker:
         if len(summary.per_dataset) > 1:
             for name, row in summary.per_dataset.iterrows():
                 values[f"{name}/uf1"], values[f"{name}/uar"] = row["uf1"], row["uar"]
-        self.client.log_batch(run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in values.items()])
-        self.client.log_text(run_id, table.to_csv(index=False), "pooled_predictions.csv")
+        for subject, row in summary.per_subject.iterrows():  # grouped by the UI into one section per figure
+            for name in ("uf1", "uar", "accuracy"):
+                values[f"subject_{name}/{metric_name(str(subject))}"] = row[name]
+        items = [Metric(k, float(v), 0, 0) for k, v in values.items()]
+        for start in range(0, len(items), 1000):  # MLflow takes at most 1000 metrics a batch
+            self.client.log_batch(run_id, metrics=items[start : start + 1000])
+        self.client.log_text(run_id, table.to_csv(index=False), POOLED_PREDICTIONS)
         self.client.log_text(run_id, summary.per_subject.to_csv(), "per_subject.csv")
         self.client.log_text(run_id, summary.per_dataset.to_csv(), "per_dataset.csv")
         self.client.log_text(run_id, summary.per_class.to_csv(), "per_class.csv")
@@ -313,6 +449,15 @@ class Tracker:
         )
         self.client.set_tag(run_id, "mer.folds_missing_or_failed", str(values["n_folds_missing_or_failed"]))
         self._log_confusion(run_id, summary.confusion, summary.class_names, "pooled confusion")
+        figures = {"per_subject.png": subject_figure(summary.per_subject)}
+        if len(summary.per_dataset) > 1:
+            figures["per_dataset.png"] = dataset_figure(summary.per_dataset)
+        if any(losses.values()):
+            figures["training_loss.png"] = loss_figure(losses)
+        if len(summary.transfer) > 1:
+            self.client.log_text(run_id, summary.transfer.to_csv(), "transfer_matrix.csv")
+            figures["transfer_matrix.png"] = transfer_figure(summary.transfer)
+        self.log_artifacts(run_id, figures)
         self.end_run(run_id)
 
     def _log_confusion(self, run_id: str, confusion: np.ndarray, class_names: Sequence[str], title: str) -> None:

@@ -24,6 +24,7 @@ from hydra.utils import instantiate
 from lightning_fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from mer_lightning import console, settings
 from mer_lightning.clip import Clip
 from mer_lightning.configs import CONFIG_DIR
 from mer_lightning.datamodule import MERDataModule
@@ -87,8 +88,11 @@ def compose_stages(cfg: DictConfig) -> list[Stage]:
 def run_fold(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> dict:
     """Runs (fits unless `fit: false`, then tests) one fold's stages, recorded as an MLflow fold run with a child run
     per stage when there are several; returns the fold's test figures. `tags` describe the run (`mer.dataset`,
-    `mer.model`, `mer.protocol`); by default, this Hydra job's choices."""
-    pl.seed_everything(cfg.seed, workers=True)
+    `mer.model`, `mer.protocol`); by default, this Hydra job's choices. Settings are checked, and the fold's data
+    read and split, before its run is created: a bad value leaves no FAILED run behind."""
+    console.quiet()
+    settings.check(cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if tags is None:
@@ -101,11 +105,12 @@ def run_fold(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> dict:
     stages = compose_stages(cfg)
     if not cfg.fit:  # given weights: the tested stage alone, its whole net loaded from them
         stages = [replace(stages[-1], init=[], freeze=[])]
-    if rank_zero_only.rank != 0:
-        # A DDP worker, started by rank 0 re-running this command: it trains and tests beside rank 0, which records.
-        return FoldRun(cfg, protocol, stages, tracker=None, tags=tags).run()
-    tracker: Tracker = instantiate(cfg.logger)
-    return FoldRun(cfg, protocol, stages, tracker, tags).run()
+    fold = FoldRun(cfg, protocol, stages, tracker=None, tags=tags)
+    fold.check_split()
+    # A DDP worker (rank > 0, started by rank 0 re-running this command) trains and tests beside rank 0, which records.
+    if rank_zero_only.rank == 0:
+        fold.tracker = instantiate(cfg.logger)
+    return fold.run()
 
 
 class FoldRun:
@@ -127,6 +132,7 @@ class FoldRun:
 
     def run(self) -> dict:
         if self.tracker is not None:
+            self._announce()
             self.run_id = self.tracker.start_fold(
                 tags={
                     **self.tags,
@@ -146,8 +152,27 @@ class FoldRun:
             raise
         if self.tracker is not None:
             self.tracker.end_run(self.run_id)
-        log.info("fold %s: UF1 %.4f UAR %.4f accuracy %.4f", self.fold, scores["uf1"], scores["uar"], scores["accuracy"])
+        self._report(scores)
         return scores
+
+    def check_split(self) -> None:
+        """Reads the tested stage's data and splits it, so that a fold the data cannot make (an unknown subject, a
+        dataset root that is not there) is refused before its run is created."""
+        self.protocol.split(self._dataset(self.stages[-1]).clips())
+
+    def _announce(self) -> None:
+        progress = self.tracker.sweep_progress()
+        where = f"fold {progress.done + 1}/{progress.total}" if progress else "fold"
+        log.info("%s: %s (%s on %s)", where, self.fold, self.cfg.model.name, self.tags.get("mer.dataset"))
+
+    def _report(self, scores: dict) -> None:
+        figures = f"UF1 {scores['uf1']:.4f}  UAR {scores['uar']:.4f}  accuracy {scores['accuracy']:.4f}"
+        progress = self.tracker.sweep_progress() if self.tracker is not None else None
+        if progress is None:
+            log.info("fold %s: %s", self.fold, figures)
+            return
+        log.info("fold %d/%d done (%s): %s; %s", progress.done, progress.total, self.fold, figures,
+                 console.progress(progress.done, progress.total, progress.elapsed))
 
     @property
     def _staged(self) -> bool:
@@ -206,11 +231,14 @@ class FoldRun:
         oracle = TestEveryEpoch() if stage.tested and self.protocol.record_oracle else None
         # No validation subjects, no validation loop (an empty one makes Lightning warn in every fold).
         no_validation = {} if datamodule.split.val else {"limit_val_batches": 0}
+        # Lightning's progress bar by default on a terminal only (`trainer.enable_progress_bar: null`).
+        bar = {} if cfg.trainer.get("enable_progress_bar") is not None else {"enable_progress_bar": console.interactive()}
         trainer: pl.Trainer = instantiate(
             cfg.trainer,
             logger=self.tracker.lightning_logger(run_id) if self.tracker else False,
             callbacks=[*callbacks, *([oracle] if oracle else [])],
             **no_validation,
+            **bar,
         )
         if self.cfg.fit:
             task.fit(trainer, datamodule)
@@ -234,7 +262,11 @@ class FoldRun:
         self.tracker.record_stage(run_id, result, split, weights, digests)
         if not stage.tested:
             return {}
-        self.tracker.set_tags(self.run_id, {"mer.weights_run": run_id} if weights else {})
+        self.tracker.set_tags(self.run_id, {
+            "mer.tested_run": run_id,  # where its training loss is (a stage run, when the fold has several)
+            "mer.trained_on": "+".join(sorted({c.dataset for c in datamodule.split.train})),
+            **({"mer.weights_run": run_id} if weights else {}),
+        })
         if oracle:
             self.tracker.record_epoch_predictions(self.run_id, _epoch_table(oracle, datamodule))
         repairs = {c.uid: list(c.repairs) for c in datamodule.clips if c.repairs}

@@ -24,8 +24,10 @@ TINY = [
 
 
 def cli_env(root: Path, warnings: str = "ignore") -> dict[str, str]:
-    """The environment of a command-line run: MER_ROOT=root, warnings hidden unless asked."""
-    return {**os.environ, "MER_ROOT": str(root), "PYTHONWARNINGS": warnings}
+    """The environment of a command-line run: MER_ROOT=root (the store under it: a MER_TRACKING_URI of the
+    developer's is left out), warnings hidden unless asked."""
+    base = {k: v for k, v in os.environ.items() if k != "MER_TRACKING_URI"}
+    return {**base, "MER_ROOT": str(root), "PYTHONWARNINGS": warnings}
 
 
 def run_cli(
@@ -36,12 +38,13 @@ def run_cli(
     warnings: str = "ignore",
     env: dict | None = None,
     timeout: float = 900,
+    cwd: Path = REPO,
 ) -> subprocess.CompletedProcess:
     """Runs `python -m module args` with MER_ROOT=root, as `mer-train ...` would run (warnings hidden unless asked;
-    `env` adds variables)."""
+    `env` adds variables), from `cwd` (the repository by default)."""
     result = subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=REPO,
+        cwd=cwd,
         env={**cli_env(root, warnings), **(env or {})},
         capture_output=True,
         text=True,

@@ -24,7 +24,7 @@ from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.mer_lightning_plugins.preflight import check_launcher, check_tracking_server
 
@@ -63,10 +63,13 @@ class FoldSweeper(Sweeper):
         return config
 
     def sweep(self, arguments: list[str]) -> Any:
-        # imported here: Hydra imports every plugin at start-up
+        # Imported here: Hydra imports every plugin at start-up, whatever the command.
+        from mer_lightning import console, settings, store
         from mer_lightning.input_errors import reporting_input_errors
         from mer_lightning.summarize import print_summary
         from mer_lightning.sweep_table import print_comparison
+
+        console.quiet()
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         combinations = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)[0]
@@ -84,14 +87,26 @@ class FoldSweeper(Sweeper):
         jobs: list[list[str]] = []
         job_folds: list[str] = []
         opened: list[tuple[str, DictConfig]] = []
-        for number, (rest, folds) in enumerate(sweeps.items()):
+        # Every sweep's settings and folds are checked before any run is created.
+        planned = []
+        for rest, folds in sweeps.items():
             config = self._load(rest)
             check_tracking_server(config.logger.tracking_uri)
             with reporting_input_errors():
-                folds = folds or _all_folds(config)
+                settings.check(config)
+                if not planned:
+                    log.info("%s", store.describe(store.tracking_uri(config.logger.tracking_uri)))
+                planned.append((rest, folds or _all_folds(config), config))
+        for number, (rest, folds, config) in enumerate(planned):
+            self._load(rest)
             sweep_id = multirun + (f"-{number}" if len(sweeps) > 1 else "")
+            database = store.sqlite_path(store.tracking_uri(config.logger.tracking_uri))
+            if database is not None and not database.exists():
+                log.info("creating the MLflow store (once per root)")
+            tracker = instantiate(config.logger)
             tags = {**_sweep_tags(config, rest), "mer.multirun": multirun}
-            sweep_run_id = instantiate(config.logger).open_sweep(sweep_id, folds, tags=tags)
+            sweep_run_id = tracker.open_sweep(sweep_id, folds, tags=tags, config=_sweep_params(config, tracker))
+            log.info("sweep %s: %d fold(s) of %s", sweep_id, len(folds), _describe(config))
             opened.append((sweep_id, config))
             for fold in folds:
                 jobs.append(
@@ -145,9 +160,23 @@ def _all_folds(config: DictConfig) -> list[str]:
     """Every fold of the protocol on the configured dataset, or of the sweep being re-tested."""
     if config.get("from_sweep"):
         return instantiate(config.logger).expected_folds(str(config.from_sweep))
+    log.info("reading dataset %s (a synthetic set is generated on first use)", config.hydra.runtime.choices.get("dataset"))
     dataset = instantiate(config.dataset)  # under on_error=skip, the folds of the clips that can be used
     clips = dataset.clips({}) if config.datamodule.on_error == "skip" else dataset.clips()
     return instantiate(config.protocol).folds(clips)
+
+
+def _describe(config: DictConfig) -> str:
+    choices = config.hydra.runtime.choices
+    return f"{config.model.name} on {choices.get('dataset')}, {choices.get('protocol')}"
+
+
+def _sweep_params(config: DictConfig, tracker) -> dict:
+    """The settings the summary run shows: the sweep's composed config (Hydra's own settings left out), or, for a
+    re-test, those of the sweep it re-tests."""
+    if config.get("from_sweep"):
+        return {**tracker.sweep_params(str(config.from_sweep)), "from_sweep": str(config.from_sweep)}
+    return OmegaConf.to_container(OmegaConf.masked_copy(config, [k for k in config if k != "hydra"]), resolve=True)
 
 
 def _sweep_tags(config: DictConfig, overrides: tuple[str, ...]) -> dict[str, str]:

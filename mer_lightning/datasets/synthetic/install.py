@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 from mer_lightning.datasets.synthetic.layouts import WRITERS
 from mer_lightning.datasets.synthetic.motion import render_dataset
 from mer_lightning.datasets.synthetic.settings import MANIFEST, SyntheticSettings
+
+log = logging.getLogger(__name__)
 
 
 def is_current(root: str | Path, settings: SyntheticSettings) -> bool:
@@ -34,6 +38,9 @@ def generate(root: str | Path, settings: SyntheticSettings | None = None) -> Pat
     if is_current(root, settings):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
+    log.info("generating the synthetic set (%d subjects x %d clips, %s layout) into %s, once", settings.subjects,
+             settings.clips_per_subject, settings.layout, root)
+    start = time.perf_counter()
     partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
     try:
         os.chmod(partial, 0o755)
@@ -42,6 +49,7 @@ def generate(root: str | Path, settings: SyntheticSettings | None = None) -> Pat
         _install(partial, root, settings)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+    log.info("synthetic set ready in %.0f s", time.perf_counter() - start)
     return root
 
 
