@@ -23,12 +23,11 @@ def middle_apex(onset: int, offset: int) -> int:
     return (onset + offset) // 2
 
 
-def spot_apex(frames: np.ndarray, onset: int, offset: int, motion: str = "absdiff") -> int:
-    """Index in `frames` of the frame in onset..offset that differs most from the onset frame.
+def motion_scores(frames: np.ndarray, onset: int, offset: int, motion: str = "absdiff") -> np.ndarray:
+    """How far each frame of onset..offset moved from the onset frame (one score per frame, the onset's 0).
 
     `motion="absdiff"` scores frames by mean absolute intensity difference (cheap, but lighting changes count);
     a flow method (`farneback`, `dis`, `tvl1`) scores them by mean optical-flow magnitude from the onset frame.
-    The first of equal scores wins, so a still clip gives the onset.
     """
     if not 0 <= onset <= offset < len(frames):
         raise ValueError(f"need 0 <= onset <= offset < {len(frames)}, got onset={onset} offset={offset}")
@@ -41,7 +40,13 @@ def spot_apex(frames: np.ndarray, onset: int, offset: int, motion: str = "absdif
     else:
         scores = [np.linalg.norm(optical_flow(reference, frames[t], motion), axis=-1).mean()
                   for t in range(onset, offset + 1)]
-    return onset + int(np.argmax(scores))
+    return np.asarray(scores, dtype=np.float64)
+
+
+def spot_apex(frames: np.ndarray, onset: int, offset: int, motion: str = "absdiff") -> int:
+    """Index in `frames` of the frame in onset..offset that differs most from the onset frame (`motion_scores`).
+    The first of equal scores wins, so a still clip gives the onset."""
+    return onset + int(np.argmax(motion_scores(frames, onset, offset, motion)))
 
 
 def sample_indices(length: int, n: int) -> np.ndarray:
