@@ -148,7 +148,7 @@ class MERDataModule(pl.LightningDataModule):
     def _compute(self, clips: list[Clip]) -> None:
         """Each clip's inputs, from the cache or computed into it (a progress bar on a terminal, a line either way
         when there is anything to compute)."""
-        missing = sum(not self.cache.path(clip).exists() for clip in clips)
+        missing = sum(not _cached(self.cache, clip) for clip in clips)
         if missing:
             log.info("filling the cache: %d of %d clips to compute, under %s", missing, len(clips), self.cache.root)
         start = time.perf_counter()
@@ -192,6 +192,14 @@ class MERDataModule(pl.LightningDataModule):
         task reports about its own training data."""
         data = self._stages[part]
         return _batches(ClipTensors(data.tensors, inputs=data.inputs), self.eval_batch_size, shuffle=False)
+
+
+def _cached(cache: InputCache, clip: Clip) -> bool:
+    """Whether the clip has a cache entry (for the progress line; a clip whose files cannot be read has none)."""
+    try:
+        return cache.path(clip).exists()
+    except OSError:
+        return False
 
 
 def clip_tensors(
