@@ -29,15 +29,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from mer_lightning import console, settings
 from mer_lightning.clip import Clip
+from mer_lightning.configs import CONFIG_DIR
 from mer_lightning.datamodule import channels, clip_tensors
 from mer_lightning.lit.task import Task, mean_by_clip
 from mer_lightning.models.weights import load_weights
 from mer_lightning.preprocess.keyframes import motion_scores
 from mer_lightning.preprocess.pipeline import Pipeline
-from mer_lightning.preprocess.steps import read_image
+from mer_lightning.preprocess.images import read_image
 from mer_lightning.reports import prediction_figure
 from mer_lightning.tracking import Tracker
-from mer_lightning.train import CONFIG_DIR, compose_stages
+from mer_lightning.train import compose_stages
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 

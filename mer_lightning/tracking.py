@@ -91,6 +91,18 @@ def metric_name(text: str) -> str:
     return re.sub(r"[^\w\-. /:]", "_", text)
 
 
+def open_in_training_view(tracking_uri: str, experiment_name: str = store.EXPERIMENT) -> str | None:
+    """Tags every experiment of an existing store to open in the UI's training-runs view (experiments written before
+    `EXPERIMENT_KIND` existed would open in the GenAI one); returns the id of `experiment_name`, if there."""
+    client = MlflowClient(tracking_uri)
+    for experiment in client.search_experiments():
+        for key, value in EXPERIMENT_KIND.items():
+            if experiment.tags.get(key) != value:
+                client.set_experiment_tag(experiment.experiment_id, key, value)
+    found = client.get_experiment_by_name(experiment_name)
+    return found.experiment_id if found else None
+
+
 class SweepProgress(NamedTuple):
     done: int  # fold runs of the sweep that finished
     total: int  # folds the sweep expects

@@ -13,10 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from mlflow import MlflowClient
-
 from mer_lightning import store
-from mer_lightning.tracking import EXPERIMENT_KIND
+from mer_lightning.tracking import open_in_training_view
 
 
 # MLflow 3 opens pages in its GenAI mode unless told otherwise (the experiment's kind does not change that default).
@@ -27,15 +25,6 @@ def page(experiment_id: str | None = None, run_id: str | None = None, host: str 
     """A link into the UI that opens in its training-runs view: the experiment's runs, or one run."""
     path = "/experiments" if experiment_id is None else f"/experiments/{experiment_id}/runs"
     return f"http://{host}:{port}/#{path}{'/' + run_id if run_id else ''}?{TRAINING_VIEW}"
-
-
-def mark_experiments(uri: str) -> None:
-    """Experiments written before `EXPERIMENT_KIND` existed get it too (their runs would open in the GenAI view)."""
-    client = MlflowClient(uri)
-    for experiment in client.search_experiments():
-        for key, value in EXPERIMENT_KIND.items():
-            if experiment.tags.get(key) != value:
-                client.set_experiment_tag(experiment.experiment_id, key, value)
 
 
 def main() -> None:
@@ -52,9 +41,7 @@ def main() -> None:
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
         if database.is_file():
-            mark_experiments(uri)
-            found = MlflowClient(uri).get_experiment_by_name(store.EXPERIMENT)
-            experiment = found.experiment_id if found else None
+            experiment = open_in_training_view(uri)
     print(store.describe(uri), flush=True)
     print(f"MLflow UI: {page(experiment, host=args.host, port=args.port)} (once Uvicorn says it is running)", flush=True)
     mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which("mlflow")

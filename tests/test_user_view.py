@@ -121,6 +121,9 @@ def test_every_entry_point_uses_the_same_store(sweeps, monkeypatch):
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=30)[0]
     assert f"MLflow store: sqlite:///{root}/mlruns/mlflow.db (under MER_ROOT={root})" in output
+    # The link it prints opens the training-runs view (MLflow 3 opens its GenAI view unless the link says otherwise).
+    assert f"http://127.0.0.1:{port}/#/experiments/{experiment['experiment_id']}/runs?workflowType=machine_learning" \
+        in output
     assert not any(elsewhere.iterdir())  # no entry point left a store (or anything) in the folder it ran from
 
 
