@@ -1,11 +1,12 @@
 """How the command-line tools answer bad input: as one clean message and a non-zero exit, without a traceback.
 
-A `DataError` (a release's files) or a `PreprocessError` (a clip's frames or landmarks) is the user's to fix, and
-its message already names the file, row and field at fault. The entry points' Hydra task functions are wrapped by
+A `DataError` (a release's files), a `PreprocessError` (a clip's frames or landmarks) or a `SettingError` (a value
+`settings.check` refuses) is the user's to fix, and its message already names the file, row, field or setting at
+fault. The entry points' Hydra task functions are wrapped by
 `reports_input_errors`, which re-raises such an error (also one that Hydra wrapped while instantiating) as an
 `InputError`: Hydra prints those as their message alone and exits with status 1, and `HYDRA_FULL_ERROR=1` shows the
 whole traceback, the original error included. In a sweep (`-m`) a failed fold's `InputError` is what the `folds`
-sweeper's failure report lists. Any other error is a bug or a bad setting, and keeps its traceback.
+sweeper's failure report lists. Any other error is a bug, and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from hydra.errors import CompactHydraException
 
 from mer_lightning.datasets.base import DataError
 from mer_lightning.preprocess.sample import PreprocessError
+from mer_lightning.settings import SettingError
 
-REPORTED = (DataError, PreprocessError)
+REPORTED = (DataError, PreprocessError, SettingError)
 Task = TypeVar("Task", bound=Callable)
 
 

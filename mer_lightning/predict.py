@@ -31,6 +31,7 @@ from mer_lightning import console, settings
 from mer_lightning.clip import Clip
 from mer_lightning.configs import CONFIG_DIR
 from mer_lightning.datamodule import channels, clip_tensors
+from mer_lightning.input_errors import reports_input_errors
 from mer_lightning.lit.task import Task, mean_by_clip
 from mer_lightning.models.weights import load_weights
 from mer_lightning.preprocess.keyframes import motion_scores
@@ -197,6 +198,7 @@ def predict(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
+@reports_input_errors
 def main(cfg: DictConfig) -> None:
     predict(cfg)
 

@@ -160,6 +160,7 @@ def test_a_bad_value_is_refused_before_any_run_is_created(tmp_path, overrides, n
     fold = [] if multirun else ["protocol.test_subject=sub01"]
     result = run_cli("mer_lightning.train", *(["-m"] if multirun else []), *fold, *overrides, root=tmp_path, check=False)
     assert result.returncode != 0 and named in result.stderr
+    assert "Traceback" not in result.stderr  # one message, not a traceback
     assert not (tmp_path / "mlruns").exists()  # no run, not even a store
 
 
