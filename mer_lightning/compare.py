@@ -15,7 +15,7 @@ from dataclasses import asdict
 from mer_lightning import console
 from mer_lightning.reports import compare_predictions
 from mer_lightning.summarize import store_arguments
-from mer_lightning.tracking import Tracker
+from mer_lightning.tracking import Tracker, comparison_title
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     print(comparison.report(name_a, name_b))
     report = json.loads(json.dumps({"a": {"sweep": args.sweep_a, "name": name_a},
                                     "b": {"sweep": args.sweep_b, "name": name_b}, **asdict(comparison)}))
-    run_id = tracker.record_comparison(args.sweep_a, args.sweep_b, f"{args.sweep_a} vs {args.sweep_b}",
+    run_id = tracker.record_comparison(args.sweep_a, args.sweep_b, comparison_title(name_a, name_b, args.sweep_a, args.sweep_b),
                                        comparison.figures(), report)
     print(f"comparison run: {run_id} (experiment {tracker.experiment_id})")
 

@@ -97,19 +97,18 @@ def scores(y_true: Labels, y_pred: Labels, num_classes: int, present_only: bool 
 # --- how sure: subject-level bootstrap and the paired test -----------------------------------------------------------
 
 
-def subject_confusions(
-    y_true: Sequence[int], y_pred: Sequence[int], subjects: Sequence[str], num_classes: int
-) -> np.ndarray:
+def subject_confusions(y_true: Labels, y_pred: Labels, subjects: Sequence[str] | np.ndarray, num_classes: int) -> np.ndarray:
     """`(S, k, k)`: one confusion matrix per subject, subjects in sorted order."""
-    subjects = np.asarray(subjects)
-    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
-    return np.stack([confusion(y_true[subjects == s], y_pred[subjects == s], num_classes) for s in np.unique(subjects)])
+    names = np.asarray(subjects)
+    true, pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    return np.stack([confusion(true[names == s], pred[names == s], num_classes) for s in np.unique(names)])
 
 
 def _pooled(weights: np.ndarray, confusions: np.ndarray) -> np.ndarray:
     """`(B, k, k)`: the confusion matrix pooled over subjects by each row of `weights` (`(B, S)`: how many times
     each subject counts), from per-subject `confusions` (`(S, k, k)`)."""
-    return np.einsum("bs,sij->bij", weights, confusions)
+    pooled: np.ndarray = np.einsum("bs,sij->bij", weights, confusions)
+    return pooled
 
 
 def _figures(pooled: np.ndarray) -> dict[str, np.ndarray]:

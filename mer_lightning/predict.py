@@ -34,9 +34,9 @@ from mer_lightning.datamodule import channels, clip_tensors
 from mer_lightning.input_errors import reports_input_errors
 from mer_lightning.lit.task import Task, mean_by_clip
 from mer_lightning.models.weights import load_weights
+from mer_lightning.preprocess.images import read_image
 from mer_lightning.preprocess.keyframes import motion_scores
 from mer_lightning.preprocess.pipeline import Pipeline
-from mer_lightning.preprocess.images import read_image
 from mer_lightning.reports import prediction_figure
 from mer_lightning.tracking import Tracker
 from mer_lightning.train import compose_stages

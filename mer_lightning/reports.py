@@ -276,7 +276,7 @@ def prediction_figure(
     bars.barh(positions, probabilities, color=["tab:blue" if i == np.argmax(probabilities) else "tab:gray"
                                                for i in positions])
     for position, probability in zip(positions, probabilities):
-        bars.text(min(probability + 0.02, 0.8), position, f"{probability:.2f}", va="center", fontsize=8)
+        bars.text(min(probability + 0.02, 0.8), float(position), f"{probability:.2f}", va="center", fontsize=8)
     bars.set_yticks(positions, class_names, fontsize=8)
     bars.invert_yaxis()
     bars.set_xlim(0, 1)

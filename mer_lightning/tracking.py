@@ -86,6 +86,13 @@ def sweep_title(tags: Mapping[str, str], folds: int, sweep_id: str) -> str:
     return f"{what} ({folds} fold{'s' if folds != 1 else ''}{retest}) {sweep_id}"
 
 
+def comparison_title(name_a: str, name_b: str, sweep_a: str, sweep_b: str) -> str:
+    """A comparison run's name from the two summary runs' names: what each sweep ran (`ststnet on synthetic, loso vs
+    resnet18 on synthetic, loso`), with the sweep ids when that alone does not tell them apart (two seeds)."""
+    what_a, what_b = (name.split(" (")[0] for name in (name_a, name_b))
+    return f"{what_a} vs {what_b}" + (f" ({sweep_a} vs {sweep_b})" if what_a == what_b else "")
+
+
 def metric_name(text: str) -> str:
     """`text` with what MLflow refuses in a metric name replaced by `_` (it takes letters, digits, `_-. /:`)."""
     return re.sub(r"[^\w\-. /:]", "_", text)

@@ -16,7 +16,6 @@ from pathlib import Path
 from mer_lightning import store
 from mer_lightning.tracking import open_in_training_view
 
-
 # MLflow 3 opens pages in its GenAI mode unless told otherwise (the experiment's kind does not change that default).
 TRAINING_VIEW = "workflowType=machine_learning"
 

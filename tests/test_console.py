@@ -32,6 +32,6 @@ def test_quiet_drops_the_known_noise_and_nothing_else(caplog):
     assert [r.getMessage() for r in caplog.records] == ["Restoring states from the checkpoint path at last.ckpt"]
     with warnings.catch_warnings(record=True) as caught:
         console.quiet()
-        warnings.warn("The `srun` command is available on your system but is not used. HINT: ...")
-        warnings.warn("something else")
+        warnings.warn("The `srun` command is available on your system but is not used. HINT: ...", stacklevel=1)
+        warnings.warn("something else", stacklevel=1)
     assert [str(w.message) for w in caught] == ["something else"]

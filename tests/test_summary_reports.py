@@ -7,6 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from mer_lightning import metrics, reports
+from mer_lightning.tracking import comparison_title
 
 CLASSES = ["negative", "positive"]
 
@@ -83,3 +84,10 @@ def test_the_summary_figures_are_drawn():
     frames = {k: np.zeros((8, 8, 3), np.uint8) for k in ("onset", "apex", "offset")}
     assert isinstance(reports.prediction_figure(frames, np.array([0, 1.0, 0.5]), 0, 1, True, np.array([0.3, 0.7]),
                                                 CLASSES, "clip"), Figure)
+
+
+def test_a_comparison_run_is_named_after_what_the_sweeps_ran():
+    a, b = "ststnet on casme2, loso (26 folds) 20261129-1", "resnet18 on casme2, loso (26 folds) 20261129-2"
+    assert comparison_title(a, b, "20261129-1", "20261129-2") == "ststnet on casme2, loso vs resnet18 on casme2, loso"
+    assert comparison_title(a, a, "20261129-1", "20261129-3") == \
+        "ststnet on casme2, loso vs ststnet on casme2, loso (20261129-1 vs 20261129-3)"
