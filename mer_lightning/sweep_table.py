@@ -10,12 +10,14 @@ its folds).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 import pandas as pd
 
+from mer_lightning import console
 from mer_lightning.reports import comparison_table
-from mer_lightning.summarize import DEFAULT_TRACKING_URI
+from mer_lightning.summarize import store_arguments
 from mer_lightning.tracking import Tracker
 
 
@@ -37,10 +39,15 @@ def print_comparison(tracker: Tracker, ids: Sequence[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ids", nargs="+", metavar="MULTIRUN_OR_SWEEP_ID")
-    parser.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI)
-    parser.add_argument("--experiment", default="mer-lightning")
+    store_arguments(parser)
     args = parser.parse_args()
-    print_comparison(Tracker(args.tracking_uri, args.experiment), args.ids)
+    console.quiet()
+    try:
+        tracker = Tracker(args.tracking_uri, args.experiment, create=False)
+        print(tracker.describe())
+        print_comparison(tracker, args.ids)
+    except LookupError as error:
+        sys.exit(f"mer-table: {error}")
 
 
 if __name__ == "__main__":
