@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mer_lightning.clip import Clip
 from mer_lightning.datasets.schemes import ClassScheme, resolve_scheme
@@ -38,7 +39,7 @@ class ClipDataset(ABC):
     """A source of labelled clips. `name` is the dataset as tags and clip ids name it; `fps` its frame rate (for
     durations in `mer-data describe`; None when unknown)."""
 
-    def __init__(self, name: str, classes: str | Mapping | ClassScheme, fps: float | None = None) -> None:
+    def __init__(self, name: str, classes: str | Mapping[str, Any] | ClassScheme, fps: float | None = None) -> None:
         self.name = name
         self.scheme: ClassScheme = resolve_scheme(classes)
         self.fps = fps
@@ -63,7 +64,7 @@ class ClipDataset(ABC):
             self.report.dropped[self.name, emotion.strip().lower()] += 1
         return label
 
-    def with_scheme(self, classes: str | Mapping | ClassScheme) -> ClipDataset:
+    def with_scheme(self, classes: str | Mapping[str, Any] | ClassScheme) -> ClipDataset:
         """This reader labelling through another scheme: how a composite set relabels its members."""
         relabelled = copy.copy(self)
         relabelled.scheme = resolve_scheme(classes)
@@ -88,7 +89,7 @@ class DatasetWrapper(ClipDataset):
         super().__init__(dataset.name, dataset.scheme, dataset.fps)
         self.dataset = dataset
 
-    def with_scheme(self, classes: str | Mapping | ClassScheme) -> ClipDataset:
+    def with_scheme(self, classes: str | Mapping[str, Any] | ClassScheme) -> ClipDataset:
         relabelled = copy.copy(self)
         relabelled.dataset = self.dataset.with_scheme(classes)
         relabelled.scheme = relabelled.dataset.scheme

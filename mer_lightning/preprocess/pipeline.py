@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class Pipeline:
         self.sequences = list(sequences)
 
     @property
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         return {
             "steps": [{"name": n, "step": type(s).__qualname__, **_fields(s)} for n, s in self.steps.items()],
             "outputs": self.outputs,
@@ -54,7 +55,7 @@ class Pipeline:
         return {key: np.ascontiguousarray(sample[key], dtype=np.float32) for key in self.outputs}
 
 
-def _fields(step: Step) -> dict:
+def _fields(step: Step) -> dict[str, Any]:
     if dataclasses.is_dataclass(step):
         return {f.name: getattr(step, f.name) for f in dataclasses.fields(step)}
     return dict(vars(step))

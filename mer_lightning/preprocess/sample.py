@@ -33,8 +33,10 @@ def key_position(sample: Sample, key: str) -> int:
             f"preprocessing: key frame {key!r} is not among the loaded frames ({sorted(positions)}); load it with "
             "LoadKeyFrames keys or LoadFrames"
         )
-    return positions[key]
+    position: int = positions[key]
+    return position
 
 
 def key_frame(sample: Sample, key: str) -> np.ndarray:
-    return sample["frames"][key_position(sample, key)]
+    frame: np.ndarray = sample["frames"][key_position(sample, key)]
+    return frame
