@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -26,14 +23,11 @@ def test_datasets_page_lists_every_class_scheme_as_the_code_defines_it():
 
 @pytest.mark.slow
 def test_datasets_page_shows_what_mer_data_describe_prints_for_the_synthetic_set(tmp_path):
+    """Once the set is generated (the first run also logs that it generates it), describe prints the table shown."""
     (shown,) = [b.code for b in blocks("datasets/index.md") if b.title == "mer-data describe dataset=synthetic"]
-    result = subprocess.run(
-        [sys.executable, "-m", "mer_lightning.describe", "describe", "dataset=synthetic"],
-        cwd=REPO, env={**os.environ, "MER_ROOT": str(tmp_path), "PYTHONWARNINGS": "ignore"},
-        capture_output=True, text=True, timeout=600, check=True,
-    )
-    printed = "\n".join(line.rstrip() for line in result.stdout.replace(str(tmp_path), "MER_ROOT").splitlines())
-    assert printed.strip() == shown.strip()
+    run_command("mer-data describe dataset=synthetic", tmp_path, [])
+    output = run_command("mer-data describe dataset=synthetic", tmp_path, []).stdout.replace(str(tmp_path), "MER_ROOT")
+    assert "\n".join(line.rstrip() for line in output.splitlines()).strip() == shown.strip()
 
 
 RELEASE_PAGES = sorted(p.relative_to(DOCS).as_posix() for p in (DOCS / "datasets").glob("*.md") if p.name != "index.md")
