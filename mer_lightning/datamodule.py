@@ -5,9 +5,10 @@ that a batch is one indexing operation. A batch is a dict of plain tensors: one 
 `label` and `clip_id` (the clip's position in `self.clips`, so predictions can be keyed by clip).
 
 Sequence outputs (the pipeline's `sequences`, first axis time) are zero-padded to the longest clip, and `length`
-holds each clip's real frame count, so that a sequence model can pack or mask them: no frame is ever cut. With
-`unit: frame` the items are the frames themselves (each labelled with its clip's class and keyed by its clip), as
-per-frame training stages need.
+holds each clip's real frame count, so that a sequence model can pack or mask them: no frame is ever cut. Each
+sequence output also has its own `<output>_length`, which differ where they count different things (face frames and
+the maps between them: T and T-1; `length` is then left out). With `unit: frame` the items are the frames themselves
+(each labelled with its clip's class and keyed by its clip), as per-frame training stages need.
 """
 
 from __future__ import annotations
@@ -214,21 +215,28 @@ def clip_tensors(
     for key in pipeline.outputs:
         tensors[key] = _stack([a[key] for a in arrays], padded=key in pipeline.sequences)
     if pipeline.sequences:
-        tensors["length"] = _lengths(clips, arrays, pipeline.sequences)
+        tensors.update(_lengths(clips, arrays, pipeline.sequences, unit))
         if unit == "frame" and clips:
             tensors = _frames(tensors, pipeline.sequences)
     return tensors
 
 
-def _lengths(clips: Sequence[Clip], arrays: Sequence[dict[str, np.ndarray]], sequences: Sequence[str]) -> torch.Tensor:
-    """Each clip's frame count, the same in every sequence output of the clip."""
-    lengths = []
-    for clip, clip_arrays in zip(clips, arrays):
-        counts = {key: len(clip_arrays[key]) for key in sequences}
-        if len(set(counts.values())) > 1:
-            raise ValueError(f"clip {clip.uid}: its sequence inputs have different lengths {counts}")
-        lengths.append(next(iter(counts.values())))
-    return torch.tensor(lengths, dtype=torch.long)
+def _lengths(
+    clips: Sequence[Clip], arrays: Sequence[dict[str, np.ndarray]], sequences: Sequence[str], unit: str
+) -> dict[str, torch.Tensor]:
+    """Each clip's frame count in each sequence input (`<output>_length`), and `length` when they agree (they
+    must, for frame items)."""
+    counts = {key: torch.tensor([len(a[key]) for a in arrays], dtype=torch.long) for key in sequences}
+    lengths = {f"{key}_length": value for key, value in counts.items()}
+    stacked = torch.stack(list(counts.values()))
+    agree = (stacked == stacked[0]).all(0)
+    if bool(agree.all()):
+        lengths["length"] = stacked[0]
+    elif unit == "frame":
+        bad = int((~agree).nonzero()[0])
+        raise ValueError(f"datamodule.unit=frame needs sequence inputs of one length; clip {clips[bad].uid} has "
+                         f"{ {key: int(value[bad]) for key, value in counts.items()} }")
+    return lengths
 
 
 def channels(shape: Sequence[int]) -> int:
@@ -262,6 +270,6 @@ def _frames(tensors: dict[str, torch.Tensor], sequences: Sequence[str]) -> dict[
     clip_index = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
     frame_index = torch.cat([torch.arange(int(n)) for n in lengths])
     frames = {key: value[clip_index, frame_index] if key in sequences else value[clip_index]
-              for key, value in tensors.items() if key != "length"}
+              for key, value in tensors.items() if key not in {"length", *(f"{k}_length" for k in sequences)}}
     frames["frame"] = frame_index
     return frames

@@ -1,7 +1,9 @@
 """Evaluation protocols: which clips a fold trains, validates and tests on.
 
 A protocol names its fold setting (`fold_setting`, e.g. `test_subject`): one fold is one value of it, and a sweep
-over `folds(clips)` covers the protocol. Validation clips, when asked for, come from the training side only.
+over `folds(clips)` covers the protocol. Validation clips, when asked for, come from the training side only. Clips of
+the datasets named in `eval_only` are validated and tested on but never trained on (micro-expressions synthesized
+from a macro-expression set, say, for a method trained on the macro-expressions alone).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mer_lightning.clip import Clip
 
@@ -24,14 +26,21 @@ class Split:
 class Protocol(ABC):
     fold_setting: str
     record_oracle: bool = False
+    eval_only: Sequence[str] = ()
 
     @abstractmethod
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         """Every fold of the protocol on these clips, as values of `fold_setting`."""
 
     @abstractmethod
+    def fold_split(self, clips: Sequence[Clip]) -> Split:
+        """The split of the fold this protocol was configured with, before `eval_only` is applied."""
+
     def split(self, clips: Sequence[Clip]) -> Split:
-        """The split of the fold this protocol was configured with."""
+        """The split of the fold this protocol was configured with; no clip of an `eval_only` dataset trains."""
+        _check_datasets(self.eval_only, clips, "eval_only")
+        split = self.fold_split(clips)
+        return replace(split, train=self._trainable(split.train))
 
     @property
     def fold(self) -> str | None:
@@ -40,9 +49,13 @@ class Protocol(ABC):
 
     def training_split(self, clips: Sequence[Clip], held_out: Sequence[Clip]) -> Split:
         """The split of a stage that only trains (pre-training, perhaps on another dataset) in this fold: every clip
-        but those of a subject the fold tests on, so that no stage of a fold ever sees its test subjects."""
+        but those of a subject the fold tests on (or of an `eval_only` dataset), so that no stage of a fold ever sees
+        its test subjects."""
         subjects = {c.subject for c in held_out}
-        return Split(train=[c for c in clips if c.subject not in subjects], val=[], test=[])
+        return Split(train=[c for c in self._trainable(clips) if c.subject not in subjects], val=[], test=[])
+
+    def _trainable(self, clips: Sequence[Clip]) -> list[Clip]:
+        return [c for c in clips if c.dataset not in self.eval_only]
 
 
 def resolve_subject(name: str, clips: Sequence[Clip]) -> str:
@@ -64,17 +77,23 @@ class LeaveOneSubjectOut(Protocol):
     fold_setting = "test_subject"
 
     def __init__(
-        self, test_subject: str | None = None, val_subjects: int = 0, seed: int = 0, record_oracle: bool = False
+        self,
+        test_subject: str | None = None,
+        val_subjects: int = 0,
+        seed: int = 0,
+        record_oracle: bool = False,
+        eval_only: Sequence[str] = (),
     ) -> None:
         self.test_subject = test_subject
         self.val_subjects = val_subjects
         self.seed = seed
         self.record_oracle = record_oracle
+        self.eval_only = list(eval_only)
 
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         return sorted({c.subject for c in clips})
 
-    def split(self, clips: Sequence[Clip]) -> Split:
+    def fold_split(self, clips: Sequence[Clip]) -> Split:
         if self.test_subject is None:
             raise ValueError(
                 "protocol.test_subject is not set: name one subject for a single fold, or run the whole "
@@ -127,17 +146,23 @@ class LeaveOneVideoOut(Protocol):
     fold_setting = "test_clip"
 
     def __init__(
-        self, test_clip: str | None = None, val_clips: int = 0, seed: int = 0, record_oracle: bool = False
+        self,
+        test_clip: str | None = None,
+        val_clips: int = 0,
+        seed: int = 0,
+        record_oracle: bool = False,
+        eval_only: Sequence[str] = (),
     ) -> None:
         self.test_clip = test_clip
         self.val_clips = val_clips
         self.seed = seed
         self.record_oracle = record_oracle
+        self.eval_only = list(eval_only)
 
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         return sorted(c.uid for c in clips)
 
-    def split(self, clips: Sequence[Clip]) -> Split:
+    def fold_split(self, clips: Sequence[Clip]) -> Split:
         if self.test_clip is None:
             raise ValueError("protocol.test_clip is not set: name one clip for a single fold, or run the whole LOVO "
                              "sweep with -m")
@@ -152,7 +177,7 @@ class LeaveOneVideoOut(Protocol):
 
     def training_split(self, clips: Sequence[Clip], held_out: Sequence[Clip]) -> Split:
         uids = {c.uid for c in held_out}
-        return Split(train=[c for c in clips if c.uid not in uids], val=[], test=[])
+        return Split(train=[c for c in self._trainable(clips) if c.uid not in uids], val=[], test=[])
 
 
 def _check_datasets(names: Sequence[str], clips: Sequence[Clip], setting: str) -> None:
@@ -169,12 +194,18 @@ class LeaveOneDatasetOut(Protocol):
     fold_setting = "test_dataset"
 
     def __init__(
-        self, test_dataset: str | None = None, val_subjects: int = 0, seed: int = 0, record_oracle: bool = False
+        self,
+        test_dataset: str | None = None,
+        val_subjects: int = 0,
+        seed: int = 0,
+        record_oracle: bool = False,
+        eval_only: Sequence[str] = (),
     ) -> None:
         self.test_dataset = test_dataset
         self.val_subjects = val_subjects
         self.seed = seed
         self.record_oracle = record_oracle
+        self.eval_only = list(eval_only)
 
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         datasets = sorted({c.dataset for c in clips})
@@ -182,7 +213,7 @@ class LeaveOneDatasetOut(Protocol):
             raise ValueError(f"leave-one-dataset-out needs clips of two datasets or more, got {datasets}")
         return datasets
 
-    def split(self, clips: Sequence[Clip]) -> Split:
+    def fold_split(self, clips: Sequence[Clip]) -> Split:
         if self.test_dataset is None:
             raise ValueError("protocol.test_dataset is not set: name one dataset for a single fold, or run the whole "
                              f"sweep with -m (datasets: {sorted({c.dataset for c in clips})})")
@@ -206,6 +237,7 @@ class HoldOut(Protocol):
         val_subjects: int = 0,
         seed: int = 0,
         record_oracle: bool = False,
+        eval_only: Sequence[str] = (),
     ) -> None:
         self.train_datasets = list(train_datasets)
         self.test_datasets = list(test_datasets)
@@ -218,11 +250,12 @@ class HoldOut(Protocol):
         self.val_subjects = val_subjects
         self.seed = seed
         self.record_oracle = record_oracle
+        self.eval_only = list(eval_only)
 
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         return [self.holdout]
 
-    def split(self, clips: Sequence[Clip]) -> Split:
+    def fold_split(self, clips: Sequence[Clip]) -> Split:
         _check_datasets(self.train_datasets, clips, "train_datasets")
         _check_datasets(self.test_datasets, clips, "test_datasets")
         train = [c for c in clips if c.dataset in self.train_datasets]

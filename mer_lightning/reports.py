@@ -18,6 +18,9 @@ from matplotlib.ticker import MaxNLocator
 from mer_lightning import metrics
 from mer_lightning.clip import Clip
 
+# The last row of a per-dataset table: every dataset's clips together.
+POOLED = "pooled"
+
 
 def predictions_table(
     clips: Sequence[Clip], clip_ids: np.ndarray, labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str]
@@ -100,8 +103,8 @@ class Summary:
 
 def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str], resamples: int = 2000) -> Summary:
     """Pooled UF1/UAR/accuracy over every row with their 95% subject-level bootstrap intervals (`resamples` draws),
-    per-class, per-subject and per-dataset breakdowns, and, when the table says what each fold trained on (a
-    `trained_on` column), UF1 by training and test dataset."""
+    per-class, per-subject and per-dataset breakdowns (the last, for several datasets, ends with their pooled row),
+    and, when the table says what each fold trained on (a `trained_on` column), UF1 by training and test dataset."""
     k = len(class_names)
     confusion = metrics.confusion(table["label"], table["prediction"], k)
     pooled = metrics.scores(table["label"], table["prediction"], k)
@@ -120,8 +123,11 @@ def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str], resam
 
     intervals = metrics.bootstrap_interval(table["label"], table["prediction"], table["subject"], k, resamples)
     transfer = transfer_matrix(table, class_names) if "trained_on" in table else pd.DataFrame()
-    return Summary(pooled, per_class, breakdown("subject"), breakdown("dataset"), confusion, list(class_names),
-                   intervals, transfer)
+    per_dataset = breakdown("dataset")
+    if len(per_dataset) > 1:  # the datasets side by side, then together (general, micro, mixed)
+        per_dataset.loc[POOLED] = pooled
+    return Summary(pooled, per_class, breakdown("subject"), per_dataset, confusion, list(class_names), intervals,
+                   transfer)
 
 
 def transfer_matrix(table: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:

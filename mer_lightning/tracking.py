@@ -31,6 +31,7 @@ from pytorch_lightning.loggers import MLFlowLogger
 from mer_lightning import metrics, store
 from mer_lightning.lit.task import Artifact, TaskResult
 from mer_lightning.reports import (
+    POOLED,
     Summary,
     best_test_epoch,
     confusion_figure,
@@ -451,8 +452,8 @@ class Tracker:
         for name, row in summary.per_class.iterrows():
             values[f"f1_{name}"], values[f"recall_{name}"] = row["f1"], row["recall"]
         if len(summary.per_dataset) > 1:
-            for name, row in summary.per_dataset.iterrows():
-                values[f"{name}/uf1"], values[f"{name}/uar"] = row["uf1"], row["uar"]
+            for name, row in summary.per_dataset.drop(index=POOLED).iterrows():
+                values.update({f"{name}/{key}": row[key] for key in ("uf1", "uar", "accuracy")})
         for subject, row in summary.per_subject.iterrows():  # grouped by the UI into one section per figure
             for name in ("uf1", "uar", "accuracy"):
                 values[f"subject_{name}/{metric_name(str(subject))}"] = row[name]

@@ -1,6 +1,7 @@
 """Protocol splits: the test side never trains or validates, validation comes from the training side, subjects and
 clips can be named either way, and every fold value survives the command line the sweeper writes."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,36 @@ def test_every_fold_value_survives_the_command_line(protocol, settings):
                                           f"protocol.{base.fold_setting}={folds[-1]}"])
     configured = instantiate(cfg.protocol)
     assert configured.fold == folds[-1] and configured.split(MIXED).test
+
+
+# --- datasets only evaluated on ------------------------------------------------------------------------------------
+
+# A macro-expression set and the micro-expressions synthesized from it: the same people, the same clip names.
+GENERAL = [clip("ckplus", f"S00{s}", f"00{k}") for s in range(1, 5) for k in range(2)]
+FORMS = GENERAL + [replace(c, dataset="ckplus_micro") for c in GENERAL]
+
+
+@pytest.mark.parametrize("protocol", [
+    LeaveOneSubjectOut(test_subject="S002", val_subjects=1, seed=0, eval_only=["ckplus_micro"]),
+    LeaveOneVideoOut(test_clip="ckplus/S002/000", val_clips=4, seed=0, eval_only=["ckplus_micro"]),
+])
+def test_eval_only_datasets_are_validated_and_tested_on_but_never_trained_on(protocol):
+    split = protocol.split(FORMS)
+    full = type(protocol)(**{**vars(protocol), "eval_only": []}).split(FORMS)
+    assert {c.dataset for c in split.train} == {"ckplus"}
+    assert [c.uid for c in split.train] == [c.uid for c in full.train if c.dataset == "ckplus"]
+    assert split.val == full.val and split.test == full.test  # evaluation sides unchanged
+    pretraining = protocol.training_split(FORMS, split.test + split.val)
+    assert {c.dataset for c in pretraining.train} == {"ckplus"}
+
+
+def test_loso_tests_both_forms_of_the_test_subject_and_validates_on_both_forms():
+    split = LeaveOneSubjectOut(test_subject="S002", val_subjects=1, seed=0, eval_only=["ckplus_micro"]).split(FORMS)
+    assert sorted(c.uid for c in split.test) == [
+        "ckplus/S002/000", "ckplus/S002/001", "ckplus_micro/S002/000", "ckplus_micro/S002/001"]
+    assert {c.dataset for c in split.val} == {"ckplus", "ckplus_micro"}
+
+
+def test_an_eval_only_name_that_is_no_dataset_is_named():
+    with pytest.raises(ValueError, match=r"protocol.eval_only: \['ckplus_mikro'\] are not datasets"):
+        LeaveOneSubjectOut(test_subject="S002", eval_only=["ckplus_mikro"]).split(FORMS)

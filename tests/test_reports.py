@@ -1,8 +1,11 @@
-"""The confusion figure that fold and summary runs carry: counts and row rates in every cell, as papers draw it."""
+"""What summary runs carry: the confusion figure (counts and row rates in every cell, as papers draw it) and the
+per-dataset table."""
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from mer_lightning.reports import comparison_table, confusion_figure
+from mer_lightning.reports import POOLED, comparison_table, confusion_figure, summarize_predictions
 
 
 def test_every_cell_shows_its_count_and_the_share_of_its_true_class():
@@ -32,3 +35,14 @@ def test_a_comparison_labels_each_sweep_by_what_sets_it_apart():
     assert table.loc["m-1", ["uf1", "uar", "accuracy", "clips", "folds missing or failed"]].tolist() == [0.9, 0.8, 0.85, 100, 1]
     assert table.loc["m-1", "casme2/uf1"] == 0.95 and np.isnan(table.loc["m-0", "casme2/uar"])
     assert comparison_table({"s": figures["m-0"]}, {"s": ""}).loc["s", "setting"] == "(as configured)"
+
+
+def test_several_datasets_are_scored_side_by_side_then_together():
+    table = pd.DataFrame({"dataset": ["ckplus"] * 4 + ["ckplus_micro"] * 4, "subject": ["S001"] * 8,
+                          "label": [0, 1, 0, 1] * 2, "prediction": [0, 1, 0, 1, 0, 0, 0, 1]})
+    per_dataset = summarize_predictions(table, ["negative", "positive"]).per_dataset
+    assert per_dataset.index.tolist() == ["ckplus", "ckplus_micro", POOLED]
+    assert per_dataset["accuracy"].tolist() == [1.0, 0.75, 0.875] and per_dataset["n"].tolist() == [4, 4, 8]
+    assert per_dataset.loc["ckplus_micro", "uf1"] == pytest.approx((2 / 3 + 0.8) / 2)
+    one = summarize_predictions(table[table["dataset"] == "ckplus"], ["negative", "positive"]).per_dataset
+    assert one.index.tolist() == ["ckplus"]  # one dataset: nothing to pool

@@ -215,3 +215,27 @@ def test_relative_features_see_change_not_faces():
     out = net(torch.stack([still_a, still_b, moving]), torch.tensor([4, 4, 4]))
     assert torch.allclose(out[0], out[1])  # two motionless faces: no change, the same answer
     assert not torch.allclose(out[0], out[2])
+
+
+@dataclass(frozen=True)
+class FramesAndMaps:
+    """A clip's frames (T) and the maps between consecutive ones (T - 1), as landmark feature maps are."""
+
+    def __call__(self, sample):
+        count = sample["clip"].num_frames
+        sample.update(frames=np.zeros((count, 1, 2, 2), np.float32), maps=np.ones((count - 1, 1, 3, 3), np.float32))
+        return sample
+
+
+def test_several_sequence_inputs_each_carry_their_own_length(tmp_path, ragged):
+    pipeline = Pipeline({"seq": FramesAndMaps()}, outputs=["frames", "maps"], sequences=["frames", "maps"])
+    module = MERDataModule(TinyDataset(ragged), pipeline, LeaveOneSubjectOut("sub02"), str(tmp_path / "cache"))
+    module.setup("fit")
+    batch = next(iter(module.eval_loader("train")))
+    assert batch["frames_length"].tolist() == [3, 4, 5] and batch["maps_length"].tolist() == [2, 3, 4]
+    assert batch["frames"].shape[1] == 5 and batch["maps"].shape[1] == 4 and "length" not in batch
+    frames = MERDataModule(TinyDataset(ragged), pipeline, LeaveOneSubjectOut("sub02"), str(tmp_path / "c2"),
+                           unit="frame")
+    with pytest.raises(ValueError, match=r"unit=frame needs sequence inputs of one length; clip .*EP00 has "
+                                         r"\{'frames': 3, 'maps': 2\}"):
+        frames.setup("fit")
