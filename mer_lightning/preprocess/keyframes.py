@@ -2,8 +2,9 @@
 
 Datasets annotate onset, apex and offset, but not always well (SMIC has no apex), so the apex can be taken as the
 middle of the expression or spotted as the frame that moved most from the onset. Sequence models need a fixed
-number of frames, obtained by sampling or by blending neighbours; `interpolate_frames` goes further and synthesises
-in-between frames along the optical flow, to turn short macro-expression moves into micro-length sequences.
+number of frames, obtained by sampling or by blending neighbours; `flow_interpolate` goes further and synthesises
+in-between frames along the optical flow, to stretch a few frames into a sequence (Choi et al.'s micro-expressions
+made from the first three frames of macro-expression sequences).
 """
 
 from __future__ import annotations
@@ -70,26 +71,34 @@ def temporal_interpolate(frames: np.ndarray, n: int) -> np.ndarray:
     return (1 - weight) * frames[lower] + weight * frames[upper]
 
 
-def interpolate_frames(first: np.ndarray, second: np.ndarray, n: int, method: str = "farneback") -> np.ndarray:
-    """n frames (n, H, W[, C]) uint8 synthesised between two frames by following the optical flow.
+def flow_interpolate(frames: np.ndarray, n: int, method: str = "farneback") -> np.ndarray:
+    """(n, H, W[, C]) uint8 clip resampled to n frames evenly spaced over the original, synthesising each frame that
+    falls between two frames along the optical flow between them (frames at whole positions are kept as they are).
 
-    With F the flow from `first` to `second` and tau = k / (n + 1), frame k blends `first` warped forward by tau F
-    with `second` warped back by (1 - tau) F, weighted (1 - tau) and tau. Warps are backward look-ups at the
-    output pixel (the usual approximation that the flow is smooth), with edges replicated.
+    With F the flow from frame t to frame t+1, the frame at t + tau blends frame t warped forward by tau F with frame
+    t+1 warped back by (1 - tau) F, weighted (1 - tau) and tau. Warps are backward look-ups at the output pixel (the
+    usual approximation that the flow is smooth), with edges replicated. Three frames made into nine keep the
+    three at positions 0, 4 and 8 and synthesise three between each pair.
     """
-    if first.shape != second.shape:
-        raise ValueError(f"interpolate_frames needs frames of one shape, got {first.shape} and {second.shape}")
-    flow = optical_flow(first, second, method)
-    height, width = first.shape[:2]
+    frames = np.asarray(frames)
+    if n < 1 or len(frames) < 1:
+        raise ValueError(f"need at least one frame and n >= 1, got {len(frames)} frames and n={n}")
+    height, width = frames.shape[1:3]
     grid = np.stack(np.meshgrid(np.arange(width), np.arange(height)), axis=-1).astype(np.float32)
-    a, b = first.astype(np.float32), second.astype(np.float32)
+    flows: dict[int, np.ndarray] = {}
     out = []
-    for k in range(1, n + 1):
-        tau = k / (n + 1)
-        from_first = _warp(a, grid - tau * flow)
-        from_second = _warp(b, grid + (1 - tau) * flow)
+    for position in np.linspace(0, len(frames) - 1, n):
+        lower = int(np.floor(position + 1e-9))
+        tau = float(position - lower)
+        if tau < 1e-6 or lower + 1 >= len(frames):
+            out.append(frames[min(lower, len(frames) - 1)].astype(np.float32))
+            continue
+        if lower not in flows:
+            flows[lower] = optical_flow(frames[lower], frames[lower + 1], method)
+        from_first = _warp(frames[lower].astype(np.float32), grid - tau * flows[lower])
+        from_second = _warp(frames[lower + 1].astype(np.float32), grid + (1 - tau) * flows[lower])
         out.append((1 - tau) * from_first + tau * from_second)
-    return np.clip(np.rint(np.stack(out)), 0, 255).astype(np.uint8).reshape((n,) + first.shape)
+    return np.clip(np.rint(np.stack(out)), 0, 255).astype(np.uint8).reshape((n, *frames.shape[1:]))
 
 
 def _warp(image: np.ndarray, positions: np.ndarray) -> np.ndarray:

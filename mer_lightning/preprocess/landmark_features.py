@@ -33,32 +33,37 @@ def landmark_feature_maps(landmarks: np.ndarray) -> np.ndarray:
 
 
 def normalize_feature_maps(maps: np.ndarray) -> np.ndarray:
-    """LMF maps (N, M, M) as 0..255 float32 images, each normalised by its own m_t = max |LMF_t|.
+    """LMF maps (N, M, M) as images, each by Choi et al.'s formula with its own m_t = max |LMF_t|:
+    128 (LMF / m_t)^0.5 + 127 where positive, -128 (|LMF| / m_t)^0.5 + 127 where negative, 127 where zero.
 
-    128 sqrt(LMF / m_t) + 127 where positive, -128 sqrt(|LMF| / m_t) + 127 where negative, 127 where zero; the square
-    root lifts the many small changes of a micro-expression out of the dark. A map without change is all 127, and the
-    most negative value (-1) is clipped to 0.
+    The square root lifts the many small changes of a micro-expression out of the dark, and dividing by the frame's
+    own peak makes a faint motion's map as bright as a strong one's: what the LMF model carries from general
+    expressions to micro-expressions. Values lie in -1..255 (the formula gives -1 where a map's largest change is a
+    shrinking distance; kept as it is, float32). A map without change is all 127.
     """
     maps = np.asarray(maps, dtype=np.float64)
     peak = np.abs(maps).max(axis=(-2, -1), keepdims=True)
     ratio = np.divide(np.abs(maps), peak, out=np.zeros_like(maps), where=peak > 0)
-    images = 127.0 + 128.0 * np.sign(maps) * np.sqrt(ratio)
-    return np.clip(images, 0.0, 255.0).astype(np.float32)
+    return (127.0 + 128.0 * np.sign(maps) * np.sqrt(ratio)).astype(np.float32)
 
 
 def sfem_intensity(landmarks: np.ndarray) -> float:
-    """SFEM intensity of a clip: mean over its T-1 LMF maps of sum_ij |LMF_t(i, j)|, over face width x nose length.
+    """SFEM, the size of an expression: the mean over the clip's N = T-1 LMF maps of sum_ij |LMF_t(i, j)|, each map
+    divided by the face size of its frame t, sqrt(||p_1 - p_17|| x ||p_28 - p_34||) (face width x nose length, iBUG
+    points 1-based).
 
-    Face width is ||p_0 - p_16|| and nose length ||p_27 - p_33||, both on the first frame. Choi et al. report 1.83 for
-    a general (macro) expression and 0.20 for a micro one. The numerator is a length and the normaliser an area, so
-    the value scales as 1/s when the face is scaled by s: it is only comparable between faces of the size the paper
-    measured (translation and in-plane rotation do not change it).
+    Choi et al. print the normaliser as the product of the two lengths, an area: a length over an area scales as
+    1/s when the face is scaled by s, so a small face would look more intense than a large one making the same
+    expression, against the paper's own "scale-free". Dividing by the square root of that area (their geometric
+    mean, a length) makes it scale-free; values are then about 100 times the paper's on CK+-sized faces (its 1.83
+    for a general expression and 0.20 for a micro one are not comparable), which does not matter where a threshold
+    is chosen on training data. Translation and in-plane rotation do not change it either.
     """
     maps = landmark_feature_maps(landmarks)
-    first = np.asarray(landmarks, dtype=np.float64)[0]
-    width = np.linalg.norm(first[FACE_WIDTH_POINTS[0]] - first[FACE_WIDTH_POINTS[1]])
-    nose = np.linalg.norm(first[NOSE_LENGTH_POINTS[0]] - first[NOSE_LENGTH_POINTS[1]])
-    if width * nose == 0:
-        raise ValueError("SFEM intensity: face width or nose length is zero on the first frame")
-    change = np.abs(maps.astype(np.float64)).sum(axis=(-2, -1)).mean()
-    return float(change / (width * nose))
+    points = np.asarray(landmarks, dtype=np.float64)[1:]
+    width = np.linalg.norm(points[:, FACE_WIDTH_POINTS[0]] - points[:, FACE_WIDTH_POINTS[1]], axis=-1)
+    nose = np.linalg.norm(points[:, NOSE_LENGTH_POINTS[0]] - points[:, NOSE_LENGTH_POINTS[1]], axis=-1)
+    if not np.all(width * nose > 0):
+        raise ValueError("SFEM intensity: face width or nose length is zero on a frame")
+    change = np.abs(maps.astype(np.float64)).sum(axis=(-2, -1))
+    return float(np.mean(change / np.sqrt(width * nose)))

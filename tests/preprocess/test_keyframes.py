@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mer_lightning.preprocess.keyframes import (
-    interpolate_frames,
+    flow_interpolate,
     middle_apex,
     sample_indices,
     spot_apex,
@@ -65,17 +65,29 @@ def test_temporal_interpolation_blends_neighbours():
 @pytest.mark.parametrize("method", ["farneback", "dis"])
 def test_flow_interpolation_moves_the_spot_instead_of_cross_fading(method):
     first, second = blob(40), blob(48)
-    frames = interpolate_frames(first, second, 3, method)
-    assert frames.shape == (3, 64, 96, 3) and frames.dtype == np.uint8
-    for k, frame in enumerate(frames, start=1):
+    frames = flow_interpolate(np.stack([first, second]), 5, method)  # positions 0, 1/4, 1/2, 3/4, 1
+    assert frames.shape == (5, 64, 96, 3) and frames.dtype == np.uint8
+    for k, frame in enumerate(frames[1:-1], start=1):
         assert centroid_x(frame) == pytest.approx(40 + 8 * k / 4, abs=0.3)
         assert frame[..., 0].max() >= 235  # one full-strength spot, not two faded halves
     cross_fade = 0.5 * first.astype(np.float32) + 0.5 * second
     assert cross_fade[..., 0].max() < 200
 
 
+def test_three_frames_made_into_nine_keep_the_three_and_fill_between_them():
+    clip = np.stack([blob(40), blob(44), blob(52)])
+    nine = flow_interpolate(clip, 9)
+    assert nine.shape == (9, 64, 96, 3)
+    for kept, original in zip((0, 4, 8), clip):
+        np.testing.assert_array_equal(nine[kept], original)
+    xs = [centroid_x(frame) for frame in nine]
+    assert all(a < b for a, b in zip(xs, xs[1:]))  # the spot moves on through every synthesised frame
+    assert xs[6] == pytest.approx(44 + 8 * 2 / 4, abs=0.4)
+
+
 def test_interpolating_identical_frames_returns_them():
     frame = blob(40)
-    np.testing.assert_array_equal(interpolate_frames(frame, frame, 2), np.stack([frame, frame]))
-    with pytest.raises(ValueError, match="one shape"):
-        interpolate_frames(frame, frame[:10], 1)
+    np.testing.assert_array_equal(flow_interpolate(np.stack([frame, frame]), 4), np.stack([frame] * 4))
+    np.testing.assert_array_equal(flow_interpolate(frame[None], 3), np.stack([frame] * 3))
+    with pytest.raises(ValueError, match="n >= 1"):
+        flow_interpolate(frame[None], 0)

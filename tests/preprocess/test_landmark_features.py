@@ -22,13 +22,20 @@ def test_maps_are_symmetric_with_zero_diagonal():
     np.testing.assert_array_equal(np.diagonal(maps, axis1=1, axis2=2), 0.0)
 
 
-def test_hand_example():
-    # A 3-4-5 triangle; then point 1 moves from (3, 0) to (6, 0).
-    clip = np.array([[[0, 0], [3, 0], [0, 4]], [[0, 0], [6, 0], [0, 4]]], dtype=np.float32)
-    (lmf,) = landmark_feature_maps(clip)
+def test_lmf_and_its_normalisation_against_a_hand_computation_on_three_landmarks():
+    # A 3-4-5 triangle; then point 1 moves from (3, 0) to (6, 0) and point 2 from (0, 4) to (0, 2).
+    clip = np.array([[[0, 0], [3, 0], [0, 4]], [[0, 0], [6, 0], [0, 2]]], dtype=np.float32)
     np.testing.assert_allclose(pairwise_distances(clip[0]), [[0, 3, 4], [3, 0, 5], [4, 5, 0]])
-    expected = np.array([[0, 3, 0], [3, 0, np.sqrt(52) - 5], [0, np.sqrt(52) - 5, 0]])
-    np.testing.assert_allclose(lmf, expected, rtol=1e-6)
+    (lmf,) = landmark_feature_maps(clip)
+    d01, d02, d12 = 6 - 3, 2 - 4, np.sqrt(6**2 + 2**2) - 5  # the distances' changes: +3, -2, +1.3246
+    np.testing.assert_allclose(lmf, [[0, d01, d02], [d01, 0, d12], [d02, d12, 0]], rtol=1e-6)
+    # m = max |LMF| = 3: 128 (x/m)^0.5 + 127 where x > 0, -128 (|x|/m)^0.5 + 127 where x < 0, 127 where x = 0
+    image = normalize_feature_maps(lmf[None])[0]
+    expected = [[127, 255, 127 - 128 * np.sqrt(2 / 3)],
+                [255, 127, 127 + 128 * np.sqrt(d12 / 3)],
+                [127 - 128 * np.sqrt(2 / 3), 127 + 128 * np.sqrt(d12 / 3), 127]]
+    np.testing.assert_allclose(image, expected, rtol=1e-6)  # 255, 22.49, 212.05
+    assert image.dtype == np.float32
 
 
 def test_rigid_motion_gives_no_feature():
@@ -42,7 +49,7 @@ def test_rigid_motion_gives_no_feature():
 def test_normalisation_formula_and_edge_cases():
     maps = np.array([[[0.0, 4.0], [-1.0, -4.0]]])
     np.testing.assert_allclose(
-        normalize_feature_maps(maps), [[[127.0, 255.0], [127.0 - 128.0 * 0.5, 0.0]]]  # -4 -> -1, clipped to 0
+        normalize_feature_maps(maps), [[[127.0, 255.0], [127.0 - 128.0 * 0.5, -1.0]]]  # -4 -> -1, as the formula says
     )
     images = normalize_feature_maps(np.zeros((2, 68, 68)))
     assert np.isfinite(images).all()
@@ -53,19 +60,26 @@ def test_normalisation_formula_and_edge_cases():
     mixed[1, 0, 1] = 0.01
     images = normalize_feature_maps(mixed)
     assert images[0, 0, 1] == 255.0 and images[1, 0, 1] == 255.0
-    assert images.min() >= 0.0 and images.max() <= 255.0
 
 
-def test_sfem_is_invariant_to_rigid_motion_and_scales_as_one_over_s():
+def test_sfem_is_invariant_to_scaling_and_moving_the_face():
     clip = random_clip()
     value = sfem_intensity(clip)
     assert value > 0
+    assert sfem_intensity(clip * 2) == pytest.approx(value, rel=1e-6)  # the same face, twice as large
+    for s in (0.5, 3.0):
+        assert sfem_intensity(clip * s) == pytest.approx(value, rel=1e-6)
     angle = np.deg2rad(25)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     assert sfem_intensity(clip @ rotation.T + 40.0) == pytest.approx(value, rel=1e-5)
-    # Checked, not assumed: a length over an area is NOT scale invariant, it scales as 1/s.
-    for s in (0.5, 2.0, 3.0):
-        assert sfem_intensity(clip * s) == pytest.approx(value / s, rel=1e-5)
+
+
+def test_sfem_by_hand_on_one_map():
+    clip = random_clip(frames=2)
+    width = np.linalg.norm(clip[1, 0] - clip[1, 16])  # points 1 and 17 (1-based) of the frame the map ends on
+    nose = np.linalg.norm(clip[1, 27] - clip[1, 33])  # points 28 and 34
+    total = np.abs(pairwise_distances(clip[1]) - pairwise_distances(clip[0])).sum()
+    assert sfem_intensity(clip) == pytest.approx(total / np.sqrt(width * nose), rel=1e-5)
 
 
 def test_sfem_of_a_still_clip_is_zero_and_bigger_motion_is_more_intense():

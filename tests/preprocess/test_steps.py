@@ -8,13 +8,16 @@ import pytest
 from skimage import data
 
 from mer_lightning.clip import Repair
+from mer_lightning.preprocess.landmark_features import sfem_intensity
 from mer_lightning.preprocess.landmarks import LandmarkError
 from mer_lightning.preprocess.pipeline import Pipeline
 from mer_lightning.preprocess.sample import PreprocessError
+from mer_lightning.preprocess.steps import face
 from mer_lightning.preprocess.steps import (
     Align,
     ApexSpotting,
     DynamicImage,
+    ExpressionIntensity,
     FrameDifference,
     LandmarkFeatures,
     Landmarks,
@@ -68,6 +71,20 @@ def test_load_frames_samples_to_a_fixed_count(clip):
     assert interpolated["frames"].shape == (15, 64, 64, 3) and interpolated["frames"].dtype == np.uint8
     np.testing.assert_allclose(interpolated["frame_positions"], np.linspace(1, 8, 15))
     assert interpolated["key_positions"]["apex"] == 6  # position 4.0 exactly
+
+
+def test_three_frames_stretched_to_nine_along_the_flow_keep_the_first_and_third(clip):
+    three = dataclasses.replace(clip, apex=clip.onset + 2, offset=clip.onset + 2)  # a micro form (MicroForms)
+    real = run(three, LoadFrames())["frames"]
+    nine = run(three, LoadFrames(num_frames=9, sampling="flow"))
+    assert nine["frames"].shape == (9, 64, 64, 3) and nine["frames"].dtype == np.uint8
+    np.testing.assert_array_equal(nine["frames"][[0, 4, 8]], real)  # frames 1, 2 and 3 of the clip, unchanged
+    np.testing.assert_allclose(nine["frame_positions"], np.linspace(1, 3, 9))
+    assert nine["key_positions"] == {"onset": 0, "apex": 8, "offset": 8}
+    between = nine["frames"][1:4].astype(np.float32)
+    assert not any(np.array_equal(frame, real[0]) or np.array_equal(frame, real[1]) for frame in between)
+    with pytest.raises(ValueError, match="flow_method"):
+        LoadFrames(sampling="flow", flow_method="raft")
 
 
 def test_optical_flow_finds_key_frames_whichever_loader_read_them(clip):
@@ -255,11 +272,15 @@ def test_regions_of_frames_and_of_an_input(clip):
     assert np.abs(grey[:, 0] - luma).max() < 3  # the luma of the colour crops (up to rounding and resampling)
 
 
-def test_landmark_features_need_tracked_landmarks(clip):
-    maps = run(clip, LoadFrames(num_frames=5), Landmarks(track=True), LandmarkFeatures())["lmf"]
-    assert maps.shape == (4, 1, 68, 68) and maps.min() >= 0 and maps.max() == 255
-    with pytest.raises(ValueError, match="track: true"):
-        run(clip, LoadFrames(), Landmarks(), LandmarkFeatures())
+def test_landmark_features_and_intensity_need_tracked_landmarks(clip):
+    sample = run(clip, LoadFrames(num_frames=5), Landmarks(track=True), LandmarkFeatures(), ExpressionIntensity())
+    maps = sample["lmf"]
+    assert maps.shape == (4, 1, 68, 68) and maps.min() >= -1 and maps.max() == 255
+    assert sample["sfem"].shape == (1,) and sample["sfem"].dtype == np.float32
+    assert sample["sfem"][0] == pytest.approx(sfem_intensity(sample["landmarks"]))
+    for step in (LandmarkFeatures(), ExpressionIntensity()):
+        with pytest.raises(ValueError, match=f"{type(step).__name__} needs landmarks of every frame"):
+            run(clip, LoadFrames(), Landmarks(), step)
 
 
 def test_magnify_enlarges_the_change_and_keeps_a_still_clip(clip, tmp_path):

@@ -6,13 +6,15 @@ and returns it with what the step adds or changes. Settings are checked when the
 before any clip is read and names the setting; a clip that cannot be processed raises `PreprocessError` naming it.
 
 What the sample holds between steps: `preprocess.sample`. The steps, by kind: `loading` (frames, apex, precomputed
-images), `face` (landmarks, alignment), `inputs` (flow, difference, dynamic image, regions, landmark features, frame stacks),
-`transforms` (magnify, relative to a key frame, resize); configs name them from here (`mer_lightning.preprocess.steps.OpticalFlow`).
+images), `face` (landmarks, alignment), `inputs` (flow, difference, dynamic image, regions, landmark features and SFEM,
+frame stacks), `transforms` (magnify, relative to a key frame, resize); configs name them from here
+(`mer_lightning.preprocess.steps.OpticalFlow`).
 """
 
 from mer_lightning.preprocess.steps.face import Align, Landmarks
 from mer_lightning.preprocess.steps.inputs import (
     DynamicImage,
+    ExpressionIntensity,
     FrameDifference,
     FrameStack,
     LandmarkFeatures,
@@ -23,6 +25,7 @@ from mer_lightning.preprocess.steps.loading import ApexSpotting, LoadFrames, Loa
 from mer_lightning.preprocess.steps.transforms import Magnify, RelativeToKeyFrame, Resize
 
 __all__ = [
-    "Align", "ApexSpotting", "DynamicImage", "FrameDifference", "FrameStack", "LandmarkFeatures", "Landmarks", "LoadFrames",
-    "LoadKeyFrames", "Magnify", "OpticalFlow", "ReadImage", "Regions", "RelativeToKeyFrame", "Resize",
+    "Align", "ApexSpotting", "DynamicImage", "ExpressionIntensity", "FrameDifference", "FrameStack", "LandmarkFeatures",
+    "Landmarks", "LoadFrames", "LoadKeyFrames", "Magnify", "OpticalFlow", "ReadImage", "Regions", "RelativeToKeyFrame",
+    "Resize",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 from mer_lightning.preprocess.difference import frame_difference
 from mer_lightning.preprocess.dynamic_image import VARIANTS, dynamic_image
 from mer_lightning.preprocess.flow import FLOW_CHANNELS, FLOW_METHODS, flow_features, minmax_per_channel, optical_flow
-from mer_lightning.preprocess.landmark_features import landmark_feature_maps, normalize_feature_maps
+from mer_lightning.preprocess.landmark_features import landmark_feature_maps, normalize_feature_maps, sfem_intensity
 from mer_lightning.preprocess.regions import AOUAYEB_REGIONS, LANDMARK_GROUPS, aouayeb_face, crop_boxes, crop_regions
 from mer_lightning.preprocess.sample import KEY_FRAMES, PreprocessError, Sample, key_frame, key_position
 from mer_lightning.preprocess.steps.common import channels_first, check_choice, check_size, reference_landmarks, resize
@@ -144,22 +144,41 @@ class Regions:
         return sample
 
 
+def _tracked_landmarks(sample: Sample, step: str) -> np.ndarray:
+    """(T >= 2, 68, 2) landmarks of every loaded frame."""
+    landmarks = sample.get("landmarks")
+    if landmarks is None or landmarks.ndim != 3:
+        raise ValueError(f"preprocessing: {step} needs landmarks of every frame: Landmarks with track: true")
+    if len(landmarks) < 2:
+        raise PreprocessError(f"{step} needs at least two frames")
+    return landmarks
+
+
 @dataclass(frozen=True)
 class LandmarkFeatures:
     """Choi et al.'s landmark feature maps of consecutive tracked frames, (T-1, 1, 68, 68); `normalize` maps each to
-    0..255 by its own peak (`landmark_features.normalize_feature_maps`), else the raw distance changes (pixels)."""
+    an image by its own peak (`landmark_features.normalize_feature_maps`, -1..255), else the raw distance changes
+    (pixels)."""
 
     normalize: bool = True
     output: str = "lmf"
 
     def __call__(self, sample: Sample) -> Sample:
-        landmarks = sample.get("landmarks")
-        if landmarks is None or landmarks.ndim != 3:
-            raise ValueError("preprocessing: LandmarkFeatures needs landmarks of every frame: Landmarks with track: true")
-        if len(landmarks) < 2:
-            raise PreprocessError("LandmarkFeatures needs at least two frames")
-        maps = landmark_feature_maps(landmarks)
+        maps = landmark_feature_maps(_tracked_landmarks(sample, "LandmarkFeatures"))
         sample[self.output] = (normalize_feature_maps(maps) if self.normalize else maps)[:, None]
+        return sample
+
+
+@dataclass(frozen=True)
+class ExpressionIntensity:
+    """Choi et al.'s SFEM of the tracked landmarks (`landmark_features.sfem_intensity`): how large the clip's
+    expression is, scale-free, as a (1,) input (their joint framework routes each clip by it)."""
+
+    output: str = "sfem"
+
+    def __call__(self, sample: Sample) -> Sample:
+        intensity = sfem_intensity(_tracked_landmarks(sample, "ExpressionIntensity"))
+        sample[self.output] = np.array([intensity], dtype=np.float32)
         return sample
 
 
