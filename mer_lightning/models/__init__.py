@@ -10,6 +10,7 @@ from mer_lightning.models.regions import InceptionBlock, RegionCNN, RegionEncode
 from mer_lightning.models.sequence import FrameEncoderClassifier, FrameSequenceClassifier
 from mer_lightning.models.ststnet import STSTNet
 from mer_lightning.models.survey import SurveyCNN
+from mer_lightning.models.vgg import VGGEncoder
 
 __all__ = [
     "AutoencoderClassifier",
@@ -30,5 +31,6 @@ __all__ = [
     "StreamCNN",
     "SurveyCNN",
     "TwoStreamEmbedding",
+    "VGGEncoder",
     "create_baseline",
 ]
