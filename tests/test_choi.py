@@ -96,10 +96,9 @@ def test_the_joint_framework_chooses_its_threshold_on_validation_subjects_and_sc
     client = store(tmp_path)
     folds = {f.data.tags["mer.fold"]: f for f in runs(client, "fold")}
     stages = runs(client, "stage")
-    assert set(folds) == {"synthetic_ckplus/S001", "synthetic_ckplus/S002"} and len(stages) == 6
+    assert set(folds) == {"S001", "S002"} and len(stages) == 6
     assert {r.info.status for r in [*folds.values(), *stages]} == {"FINISHED"}
-    for fold_name, fold in folds.items():
-        test_subject = fold_name.split("/")[1]
+    for test_subject, fold in folds.items():
         mine = {s.data.tags["mer.stage"]: s for s in stages if s.data.tags["mlflow.parentRunId"] == fold.info.run_id}
         splits = {name: json_artifact(client, run.info.run_id, "split.json", tmp_path) for name, run in mine.items()}
         for name in ("image", "lmf"):  # general expressions of the training subjects alone
@@ -113,7 +112,7 @@ def test_the_joint_framework_chooses_its_threshold_on_validation_subjects_and_sc
         assert {uid.split("/")[1] for uid in validation}.isdisjoint(
             {uid.split("/")[1] for name in ("image", "lmf") for uid in splits[name]["train"]})
         # The candidate thresholds are made of the validation clips' intensities and of nothing else.
-        choice = pd.read_csv(artifact(client, mine["joint"].info.run_id, "choice.csv", tmp_path / fold_name))
+        choice = pd.read_csv(artifact(client, mine["joint"].info.run_id, "choice.csv", tmp_path / test_subject))
         seen = np.unique(np.float32(list(intensities(validation, tmp_path).values())).astype(np.float64))
         expected = np.concatenate([seen[:1], (seen[1:] + seen[:-1]) / 2, [np.inf]])
         np.testing.assert_allclose(choice["threshold"], expected, rtol=1e-6)
