@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from mer_lightning.clip import Clip
-from mer_lightning.datasets.base import ClipDataset, DataError, DatasetWrapper, check_unique
+from mer_lightning.datasets.base import ClipDataset, DataError, DatasetWrapper, Skipped, check_unique, skipping
 
 
 class MicroForms(DatasetWrapper):
@@ -30,9 +30,13 @@ class MicroForms(DatasetWrapper):
         self.frames = frames
         self.suffix = suffix
 
-    def clips(self) -> list[Clip]:
-        general = self.dataset.clips()
-        clips = [*general, *(self._micro(clip) for clip in general)]
+    def clips(self, skipped: Skipped | None = None) -> list[Clip]:
+        general = self.read(skipped)
+        micro = []
+        for clip in general:
+            with skipping(skipped, f"{clip.uid} ({self.suffix[1:] or 'micro'} form)"):
+                micro.append(self._micro(clip))
+        clips = [*general, *micro]
         check_unique(clips)
         return clips
 

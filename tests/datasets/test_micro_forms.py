@@ -30,5 +30,9 @@ def test_a_sequence_too_short_for_its_micro_form_is_named(tmp_path):
     forms = MicroForms(reader("ckplus", root), frames=shortest.num_frames + 1)
     with pytest.raises(DataError, match=f"clip {shortest.uid} has {shortest.num_frames} frames from its onset"):
         forms.clips()
+    skipped = {}
+    clips = forms.clips(skipped)  # on_error=skip: that micro form left out, its general form kept
+    assert f"{shortest.uid} has {shortest.num_frames} frames" in skipped[f"{shortest.uid} (micro form)"]
+    assert shortest in clips and len(clips) == 2 * len(reader("ckplus", root).clips()) - len(skipped)
     with pytest.raises(ValueError, match="dataset.frames must be >= 2"):
         MicroForms(reader("ckplus", root), frames=1)
