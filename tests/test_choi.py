@@ -80,10 +80,10 @@ def json_artifact(client, run_id: str, path: str, tmp_path: Path):
     return json.loads(artifact(client, run_id, path, tmp_path / run_id).read_text())
 
 
-def intensities(uids: list[str], root: Path) -> dict[str, float]:
+def intensities(uids: list[str], root_dir: Path) -> dict[str, float]:
     """SFEM of these clips, computed afresh by the experiment's own dataset and preprocessing."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=choi_joint", *TINY, f"paths.root_dir={root}"])
+        cfg = compose("train", overrides=["experiment=choi_joint", *TINY, f"paths.root_dir={root_dir}"])
     dataset, pipeline = instantiate(cfg.dataset), instantiate(cfg.preprocessing)
     clips = {c.uid: c for c in dataset.clips()}
     return {uid: float(pipeline(clips[uid])["sfem"][0]) for uid in uids}

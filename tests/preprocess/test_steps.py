@@ -12,7 +12,6 @@ from mer_lightning.preprocess.landmark_features import sfem_intensity
 from mer_lightning.preprocess.landmarks import LandmarkError
 from mer_lightning.preprocess.pipeline import Pipeline
 from mer_lightning.preprocess.sample import PreprocessError
-from mer_lightning.preprocess.steps import face
 from mer_lightning.preprocess.steps import (
     Align,
     ApexSpotting,
