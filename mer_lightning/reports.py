@@ -145,7 +145,7 @@ def transfer_matrix(table: pd.DataFrame, class_names: Sequence[str]) -> pd.DataF
 def comparison_table(figures: Mapping[str, Mapping[str, float]], overrides: Mapping[str, str]) -> pd.DataFrame:
     """One row per sweep (`figures`: sweep id -> its summary run's metrics; `overrides`: sweep id -> the command-line
     overrides it ran with): what sets it apart from the others (the overrides they do not all share), its pooled
-    UF1, UAR and accuracy, its clips, its missing or failed folds, and per-dataset UF1/UAR when it has them."""
+    UF1, UAR and accuracy, its clips, its missing or failed folds, and per-dataset UF1/UAR/accuracy when it has them."""
     split = {sweep: text.split() for sweep, text in overrides.items()}
     shared = set.intersection(*(set(words) for words in split.values())) if split else set()
     rows = {}
@@ -156,7 +156,7 @@ def comparison_table(figures: Mapping[str, Mapping[str, float]], overrides: Mapp
         row.update({name: measured.get(name, np.nan) for name in ("uf1", "uar", "accuracy")})
         row["clips"] = int(measured.get("n_clips", 0))
         row["folds missing or failed"] = int(measured.get("n_folds_missing_or_failed", 0))
-        row.update({name: value for name, value in sorted(measured.items()) if name.endswith(("/uf1", "/uar"))})
+        row.update({name: value for name, value in sorted(measured.items()) if name.endswith(("/uf1", "/uar", "/accuracy"))})
         rows[sweep] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("sweep")
 

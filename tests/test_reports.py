@@ -24,7 +24,7 @@ def test_a_comparison_labels_each_sweep_by_what_sets_it_apart():
     figures = {
         "m-0": {"uf1": 0.5, "uar": 0.6, "accuracy": 0.7, "n_clips": 100, "n_folds_missing_or_failed": 0},
         "m-1": {"uf1": 0.9, "uar": 0.8, "accuracy": 0.85, "n_clips": 100, "n_folds_missing_or_failed": 1,
-                "casme2/uf1": 0.95, "casme2/uar": 0.94},
+                "casme2/uf1": 0.95, "casme2/uar": 0.94, "casme2/accuracy": 0.96},
     }
     overrides = {"m-0": "experiment=aouayeb preprocessing.steps.regions.names=[mouth] threads=1",
                  "m-1": "experiment=aouayeb preprocessing.steps.regions.names=[nose,mouth] threads=1"}
@@ -34,6 +34,7 @@ def test_a_comparison_labels_each_sweep_by_what_sets_it_apart():
                                       "preprocessing.steps.regions.names=[nose,mouth]"]
     assert table.loc["m-1", ["uf1", "uar", "accuracy", "clips", "folds missing or failed"]].tolist() == [0.9, 0.8, 0.85, 100, 1]
     assert table.loc["m-1", "casme2/uf1"] == 0.95 and np.isnan(table.loc["m-0", "casme2/uar"])
+    assert table.loc["m-1", "casme2/accuracy"] == 0.96
     assert comparison_table({"s": figures["m-0"]}, {"s": ""}).loc["s", "setting"] == "(as configured)"
 
 
