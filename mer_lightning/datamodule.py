@@ -135,7 +135,7 @@ class MERDataModule(pl.LightningDataModule):
             return
         clips = self.dataset.clips(self.skipped) if self.on_error == "skip" else self.dataset.clips()
         if self.held_out is None:
-            split = self.protocol.split(clips)
+            split = self.protocol.fold_clips(clips)
         else:
             split = self.protocol.training_split(clips, self.held_out)
         self._compute([*split.train, *split.val, *split.test])

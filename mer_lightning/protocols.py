@@ -33,13 +33,13 @@ class Protocol(ABC):
         """Every fold of the protocol on these clips, as values of `fold_setting`."""
 
     @abstractmethod
-    def fold_split(self, clips: Sequence[Clip]) -> Split:
-        """The split of the fold this protocol was configured with, before `eval_only` is applied."""
-
     def split(self, clips: Sequence[Clip]) -> Split:
-        """The split of the fold this protocol was configured with; no clip of an `eval_only` dataset trains."""
+        """The split of the fold this protocol was configured with."""
+
+    def fold_clips(self, clips: Sequence[Clip]) -> Split:
+        """The split a fold uses: `split`'s, with no clip of an `eval_only` dataset training."""
         _check_datasets(self.eval_only, clips, "eval_only")
-        split = self.fold_split(clips)
+        split = self.split(clips)
         return replace(split, train=self._trainable(split.train))
 
     @property
@@ -93,7 +93,7 @@ class LeaveOneSubjectOut(Protocol):
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         return sorted({c.subject for c in clips})
 
-    def fold_split(self, clips: Sequence[Clip]) -> Split:
+    def split(self, clips: Sequence[Clip]) -> Split:
         if self.test_subject is None:
             raise ValueError(
                 "protocol.test_subject is not set: name one subject for a single fold, or run the whole "
@@ -162,7 +162,7 @@ class LeaveOneVideoOut(Protocol):
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         return sorted(c.uid for c in clips)
 
-    def fold_split(self, clips: Sequence[Clip]) -> Split:
+    def split(self, clips: Sequence[Clip]) -> Split:
         if self.test_clip is None:
             raise ValueError("protocol.test_clip is not set: name one clip for a single fold, or run the whole LOVO "
                              "sweep with -m")
@@ -213,7 +213,7 @@ class LeaveOneDatasetOut(Protocol):
             raise ValueError(f"leave-one-dataset-out needs clips of two datasets or more, got {datasets}")
         return datasets
 
-    def fold_split(self, clips: Sequence[Clip]) -> Split:
+    def split(self, clips: Sequence[Clip]) -> Split:
         if self.test_dataset is None:
             raise ValueError("protocol.test_dataset is not set: name one dataset for a single fold, or run the whole "
                              f"sweep with -m (datasets: {sorted({c.dataset for c in clips})})")
@@ -255,7 +255,7 @@ class HoldOut(Protocol):
     def folds(self, clips: Sequence[Clip]) -> list[str]:
         return [self.holdout]
 
-    def fold_split(self, clips: Sequence[Clip]) -> Split:
+    def split(self, clips: Sequence[Clip]) -> Split:
         _check_datasets(self.train_datasets, clips, "train_datasets")
         _check_datasets(self.test_datasets, clips, "test_datasets")
         train = [c for c in clips if c.dataset in self.train_datasets]

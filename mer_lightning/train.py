@@ -202,7 +202,7 @@ class FoldRun:
         their subjects): what is chosen on validation subjects is then chosen on people no stage has seen."""
         last = self.stages[-1]
         skipping = {} if last.cfg.datamodule.on_error == "skip" else None  # what the last stage will skip, too
-        split = self.protocol.split(self._dataset(last).clips(skipping))
+        split = self.protocol.fold_clips(self._dataset(last).clips(skipping))
         return [*split.test, *split.val]
 
     def _dataset(self, stage: Stage):

@@ -120,8 +120,9 @@ FORMS = GENERAL + [replace(c, dataset="ckplus_micro") for c in GENERAL]
     LeaveOneVideoOut(test_clip="ckplus/S002/000", val_clips=4, seed=0, eval_only=["ckplus_micro"]),
 ])
 def test_eval_only_datasets_are_validated_and_tested_on_but_never_trained_on(protocol):
-    split = protocol.split(FORMS)
-    full = type(protocol)(**{**vars(protocol), "eval_only": []}).split(FORMS)
+    split = protocol.fold_clips(FORMS)
+    full = type(protocol)(**{**vars(protocol), "eval_only": []}).fold_clips(FORMS)
+    assert full.train == protocol.split(FORMS).train  # a protocol's own split knows nothing of eval_only
     assert {c.dataset for c in split.train} == {"ckplus"}
     assert [c.uid for c in split.train] == [c.uid for c in full.train if c.dataset == "ckplus"]
     assert split.val == full.val and split.test == full.test  # evaluation sides unchanged
@@ -130,7 +131,7 @@ def test_eval_only_datasets_are_validated_and_tested_on_but_never_trained_on(pro
 
 
 def test_loso_tests_both_forms_of_the_test_subject_and_validates_on_both_forms():
-    split = LeaveOneSubjectOut(test_subject="S002", val_subjects=1, seed=0, eval_only=["ckplus_micro"]).split(FORMS)
+    split = LeaveOneSubjectOut(test_subject="S002", val_subjects=1, seed=0, eval_only=["ckplus_micro"]).fold_clips(FORMS)
     assert sorted(c.uid for c in split.test) == [
         "ckplus/S002/000", "ckplus/S002/001", "ckplus_micro/S002/000", "ckplus_micro/S002/001"]
     assert {c.dataset for c in split.val} == {"ckplus", "ckplus_micro"}
@@ -138,4 +139,4 @@ def test_loso_tests_both_forms_of_the_test_subject_and_validates_on_both_forms()
 
 def test_an_eval_only_name_that_is_no_dataset_is_named():
     with pytest.raises(ValueError, match=r"protocol.eval_only: \['ckplus_mikro'\] are not datasets"):
-        LeaveOneSubjectOut(test_subject="S002", eval_only=["ckplus_mikro"]).split(FORMS)
+        LeaveOneSubjectOut(test_subject="S002", eval_only=["ckplus_mikro"]).fold_clips(FORMS)
