@@ -257,7 +257,8 @@ def test_help_lists_the_common_commands(tmp_path):
     shown = run_cli("mer_lightning.train", "--help", root=tmp_path).stdout
     assert "mer-train -m " in shown and "mer-train protocol.test_subject=sub01" in shown
     for command in ("mer-eval -m from_sweep=", "mer-summarize SWEEP_ID", "mer-compare SWEEP_A SWEEP_B",
-                    "mer-predict clip=", "mer-ui", "== Config groups (group=option) ==", "model: baseline"):
+                    "mer-predict clip=", "mer-table MULTIRUN_ID", "mer-ui", "== Config groups (group=option) =="):
         assert command in shown
+    assert re.search(r"^model: .*\bststnet\b", shown, re.MULTILINE)  # the config groups and their options
     assert "$MER_ROOT/mlruns/mlflow.db" in shown
     assert not (tmp_path / "mlruns").exists()
