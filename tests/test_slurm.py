@@ -22,8 +22,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from hydra_plugins.mer_lightning_plugins import slurm_launcher
-from hydra_plugins.mer_lightning_plugins.preflight import PreflightError, slurm_partitions
+from hydra_plugins.mer_lightning_plugins import preflight, slurm_launcher
 from tests.conftest import REPO, cli_env, run_cli
 
 SWEEP_TIMEOUT_S = 600  # every sweep here ends well within it; past it the test fails instead of hanging
@@ -35,8 +34,9 @@ NAMED_WITHIN_S = 180
 @pytest.fixture(scope="module")
 def partition() -> str:
     try:
-        return slurm_partitions()[0]
-    except (PreflightError, IndexError) as error:
+        return preflight.slurm_partitions()[0]
+    # Looked up when raised: Hydra's plugin scan (any compose before) executes the module again, new classes and all.
+    except (preflight.PreflightError, IndexError) as error:
         message = f"no SLURM cluster answers ({error}): run ../shared/tools/slurm/start-slurm.sh, source its env.sh"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
