@@ -137,6 +137,11 @@ def test_folds_on_slurm_log_to_the_tracking_server_with_ddp_inside_each_fold(
     tmp_path, tiny_overrides, partition, tracking_server
 ):
     # README's cluster command in miniature: two ranks per fold job (CPU here, a GPU each on a cluster).
+    cpus = subprocess.run(["sinfo", "-h", "-p", partition, "-o", "%c"], capture_output=True, text=True).stdout.split()
+    assert int(cpus[0]) >= 2, (
+        f"partition {partition}'s node has {cpus[0]} CPU: a fold job of two ranks cannot run there (start-slurm.sh "
+        "sizes the node with nproc, which obeys OMP_NUM_THREADS: start it without)"
+    )
     run_cli(
         "mer_lightning.train", "-m", "hydra/launcher=slurm", f"hydra.launcher.partition={partition}",
         "hydra.launcher.timeout_min=10", "hydra.launcher.cpus_per_task=1", "hydra.launcher.tasks_per_node=2",
