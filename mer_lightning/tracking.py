@@ -9,6 +9,7 @@ and reads the store. Entry points talk to MLflow through the `Tracker`'s methods
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import Dataset, DatasetInput, Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from pytorch_lightning.loggers import MLFlowLogger
 
@@ -174,6 +175,7 @@ class Tracker:
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
         run_id = run.info.run_id
         self.log_params(run_id, config)
+        self.log_dataset(run_id, tags.get("mer.dataset"), config)
         self.client.log_text(run_id, config_yaml, CONFIG)
         return run_id
 
@@ -276,8 +278,20 @@ class Tracker:
             run_name=sweep_title(tags, len(expected_folds), sweep_id),
         )
         self.log_params(run.info.run_id, config or {})
+        self.log_dataset(run.info.run_id, tags.get("mer.dataset"), config or {})
         self.client.log_dict(run.info.run_id, list(expected_folds), EXPECTED_FOLDS)
         return run.info.run_id
+
+    def log_dataset(self, run_id: str, name: str | None, config: Mapping) -> None:
+        """The dataset a run used, as MLflow's dataset input: the UI's run list shows it in its Dataset column, and
+        two runs on differently configured copies of one dataset show different digests (of the `dataset.` settings)."""
+        if not name:
+            return
+        settings = {k: v for k, v in flatten(config).items() if k.startswith("dataset.")}
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+        root = settings.get("dataset.root", "None")  # flattened: a null root reads "None"
+        source = "generated" if root in ("None", "") else root
+        self.client.log_inputs(run_id, datasets=[DatasetInput(Dataset(name, digest, "local", source))])
 
     def log_params(self, run_id: str, config: Mapping) -> None:
         """A nested config as flat params (`trainer.max_epochs`), in batches of 100."""

@@ -143,6 +143,8 @@ def test_a_summary_run_reads_well_in_the_ui(sweeps):
     assert metrics["uar_ci_low"] <= metrics["uar"] <= metrics["uar_ci_high"]
     artifacts = {a.path for a in client.list_artifacts(first.info.run_id)}
     assert {"confusion.png", "per_subject.png", "training_loss.png", "per_subject.csv"} <= artifacts
+    # The run list's Dataset column names the dataset (MLflow's dataset input), not "-".
+    assert [d.dataset.name for d in client.get_run(first.info.run_id).inputs.dataset_inputs] == ["synthetic"]
     assert re.search(r"UF1 \d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]", sweeps["stdout"])  # printed with its interval
 
 
