@@ -263,6 +263,20 @@ class Tracker:
         self.client.set_tag(run_id, "mer.error", f"{type(error).__name__}: {error}"[:5000])
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
+    def fail_fold(self, fold: str, error: BaseException) -> None:
+        """A fold of this sweep whose job ended without closing its runs (SLURM cancelled it, or ended it at its time
+        limit) gets its open fold and stage runs closed as FAILED with the error, or a failed fold run made if it
+        never opened one: the summary then lists the fold as failed, not missing, and the run says why."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`mer.sweep_id` = '{self.sweep_id}' and tags.`mer.fold` = '{fold}'",
+        )
+        open_runs = [run.info.run_id for run in runs if run.info.status == "RUNNING"]
+        if not any(run.data.tags.get("mer.run_type") == "fold" for run in runs):
+            open_runs.append(self.start_fold({"mer.fold": fold}, config={}, config_yaml="", run_name=fold))
+        for run_id in open_runs:
+            self.fail(run_id, error)
+
     # sweeps ----------------------------------------------------------------------------------------------------
 
     def open_sweep(

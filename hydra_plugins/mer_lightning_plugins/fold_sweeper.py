@@ -117,7 +117,7 @@ class FoldSweeper(Sweeper):
         results = self.launcher.launch(jobs, initial_job_idx=0)
         for job, fold, result in zip(jobs, job_folds, results):
             if result.status == JobStatus.FAILED:
-                self._close_failed_fold(job, fold, result._return_value)
+                instantiate(self._load(job).logger).fail_fold(fold, result._return_value)
 
         for sweep_id, config in opened:
             tracker = instantiate(config.logger)
@@ -131,22 +131,6 @@ class FoldSweeper(Sweeper):
         if failed:
             raise FoldFailed(f"{len(failed)} fold job(s) failed (their summaries list them):\n" + "\n".join(failed))
         return [results]
-
-    def _close_failed_fold(self, job: list[str], fold: str, error: BaseException) -> None:
-        """A failed job whose fold run (and stage run) is still open (SLURM cancelled it, or ended it at its time
-        limit) gets them closed, or a fold run made if it never opened one, as FAILED with the error: the summary then
-        lists the fold as failed, not missing, and the run says why (`mer.error`), as it does for a fold that raised."""
-        config = self._load(job)
-        tracker = instantiate(config.logger)
-        runs = tracker.client.search_runs(
-            [tracker.experiment_id],
-            filter_string=f"tags.`mer.sweep_id` = '{tracker.sweep_id}' and tags.`mer.fold` = '{fold}'",
-        )
-        open_runs = [run.info.run_id for run in runs if run.info.status == "RUNNING"]
-        if not any(run.data.tags.get("mer.run_type") == "fold" for run in runs):
-            open_runs.append(tracker.start_fold({"mer.fold": fold}, config={}, config_yaml="", run_name=fold))
-        for run_id in open_runs:
-            tracker.fail(run_id, error)
 
 
 def _fold_key(config: DictConfig) -> str:
