@@ -192,6 +192,14 @@ class Tracker:
         os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "1")
         return MLFlowLogger(tracking_uri=self.tracking_uri, run_id=run_id, synchronous=False)
 
+    def log_series(self, run_id: str, series: Mapping[str, Sequence[tuple[int, float]]]) -> None:
+        """Figures per step (name -> (step, value) pairs), written in batches: what a logger streams during training,
+        for training that ran without one (folds side by side)."""
+        now = int(time.time() * 1000)
+        items = [Metric(name, float(value), now, step) for name, points in series.items() for step, value in points]
+        for start in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[start : start + 1000])
+
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():
             self.client.set_tag(run_id, key, value)

@@ -90,6 +90,12 @@ def run_fold(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> dict:
     per stage when there are several; returns the fold's test figures. `tags` describe the run (`mer.dataset`,
     `mer.model`, `mer.protocol`); by default, this Hydra job's choices. Settings are checked, and the fold's data
     read and split, before its run is created: a bad value leaves no FAILED run behind."""
+    return fold_run(cfg, tags).run()
+
+
+def fold_run(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> FoldRun:
+    """The fold of this config, its settings checked, seeded, its split made, ready to run (rank 0 records it; a DDP
+    worker only trains and tests)."""
     console.quiet()
     settings.check(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -110,7 +116,19 @@ def run_fold(cfg: DictConfig, tags: Mapping[str, str] | None = None) -> dict:
     # A DDP worker (rank > 0, started by rank 0 re-running this command) trains and tests beside rank 0, which records.
     if rank_zero_only.rank == 0:
         fold.tracker = instantiate(cfg.logger)
-    return fold.run()
+    return fold
+
+
+@dataclass
+class StageParts:
+    """A stage built and not yet fitted: what fitting, testing and recording it take."""
+
+    datamodule: MERDataModule
+    task: Task
+    trainer: pl.Trainer
+    callbacks: list
+    oracle: TestEveryEpoch | None
+    start: dict[str, str]  # module digests before training
 
 
 class FoldRun:
@@ -131,6 +149,16 @@ class FoldRun:
         self.run_id = ""
 
     def run(self) -> dict:
+        self.start()
+        try:
+            scores = self._run_stages()
+        except BaseException as error:
+            self.fail(error)
+            raise
+        return self.end(scores)
+
+    def start(self) -> None:
+        """Opens the fold run."""
         if self.tracker is not None:
             self._announce()
             self.run_id = self.tracker.start_fold(
@@ -144,12 +172,13 @@ class FoldRun:
                 config_yaml=OmegaConf.to_yaml(self.cfg),
                 run_name=f"{self.cfg.model.name} {self.fold}",
             )
-        try:
-            scores = self._run_stages()
-        except BaseException as error:
-            if self.tracker is not None:
-                self.tracker.fail(self.run_id, error)
-            raise
+
+    def fail(self, error: BaseException) -> None:
+        if self.tracker is not None:
+            self.tracker.fail(self.run_id, error)
+
+    def end(self, scores: dict) -> dict:
+        """Closes the fold run with its test figures."""
         if self.tracker is not None:
             self.tracker.end_run(self.run_id)
         self._report(scores)
@@ -210,6 +239,13 @@ class FoldRun:
         return instantiate(self.cfg.label_control)(dataset) if stage.tested and self.cfg.label_control else dataset
 
     def _run_stage(self, stage: Stage, run_id: str, held_out: list[Clip] | None) -> dict:
+        parts = self.build_stage(stage, run_id, held_out)
+        if self.cfg.fit:
+            parts.task.fit(parts.trainer, parts.datamodule)
+        return self.test_and_record(stage, run_id, parts)
+
+    def build_stage(self, stage: Stage, run_id: str, held_out: list[Clip] | None) -> StageParts:
+        """The stage's data (set up), net (handed over, loaded, frozen as configured), task and trainer."""
         cfg = stage.cfg
         datamodule: MERDataModule = instantiate(
             cfg.datamodule, dataset=self._dataset(stage), pipeline=instantiate(cfg.preprocessing),
@@ -240,15 +276,19 @@ class FoldRun:
             **no_validation,
             **bar,
         )
-        if self.cfg.fit:
-            task.fit(trainer, datamodule)
+        return StageParts(datamodule, task, trainer, callbacks, oracle, start)
+
+    def test_and_record(self, stage: Stage, run_id: str, parts: StageParts) -> dict:
+        """Tests the (fitted) stage if it is the tested one, keeps its final weights and records it."""
+        task, datamodule = parts.task, parts.datamodule
         if stage.tested:
-            trainer.test(task, datamodule=datamodule, ckpt_path=self.cfg.test_checkpoint if self.cfg.fit else None,
-                         verbose=False)
-        self.states[stage.name] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            parts.trainer.test(task, datamodule=datamodule, verbose=False,
+                               ckpt_path=self.cfg.test_checkpoint if self.cfg.fit else None)
+        self.states[stage.name] = {k: v.detach().cpu().clone() for k, v in task.net.state_dict().items()}
         if self.tracker is None:
             return self._scores(task.result(), datamodule) if stage.tested else {}
-        return self._record(stage, run_id, task, datamodule, callbacks, oracle, {"start": start, "end": module_digests(net)})
+        digests = {"start": parts.start, "end": module_digests(task.net)}
+        return self._record(stage, run_id, task, datamodule, parts.callbacks, parts.oracle, digests)
 
     def _record(self, stage: Stage, run_id: str, task: Task, datamodule: MERDataModule, callbacks: list,
                 oracle: TestEveryEpoch | None, digests: dict) -> dict:

@@ -85,10 +85,8 @@ class AutoencodeTask(Task):
     def reconstruction_loss(self, output: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return F.mse_loss(output, batch[self.input_keys[0]])
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.reconstruction_loss(self(batch), batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["clip_id"]))
-        return loss
+    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"loss": self.reconstruction_loss(self(batch), batch)}
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         loss = self.reconstruction_loss(self(batch), batch)

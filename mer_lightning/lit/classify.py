@@ -37,10 +37,8 @@ class ClassificationTask(Task):
         """The class scores of a batch (tasks whose net has several outputs pick theirs)."""
         return self(batch)
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.loss(self.logits(batch), batch["label"])
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["label"]))
-        return loss
+    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"loss": self.loss(self.logits(batch), batch["label"])}
 
     def _collect(self, stage: str, batch: dict[str, torch.Tensor]) -> None:
         probs = torch.softmax(self.logits(batch), dim=1)

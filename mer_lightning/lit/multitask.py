@@ -46,16 +46,12 @@ class MultitaskTask(ClassificationTask):
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self(batch)[0]
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         logits, reconstruction = self(batch)
         classification = self.loss(logits, batch["label"])
         reconstruction = F.mse_loss(reconstruction, batch[self.input_keys[0]])
         loss = self.classification_weight * classification + self.reconstruction_weight * reconstruction
-        size = len(batch["label"])
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
-        self.log("train/classification_loss", classification, on_step=False, on_epoch=True, batch_size=size)
-        self.log("train/reconstruction_mse", reconstruction, on_step=False, on_epoch=True, batch_size=size)
-        return loss
+        return {"loss": loss, "classification_loss": classification, "reconstruction_mse": reconstruction}
 
     @torch.no_grad()
     def on_fit_end(self) -> None:

@@ -60,6 +60,17 @@ class Task(pl.LightningModule):
     def forward(self, batch: dict[str, torch.Tensor]):
         return self.net(*(batch[key] for key in self.input_keys))
 
+    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The training objective of a batch as `{"loss": minimised, other name: logged beside it}`: a function of
+        the batch and the weights alone, so that folds side by side can evaluate it for each fold at once."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what it minimises: define losses(batch)")
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        losses = self.losses(batch)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=len(batch["clip_id"]))
+        return losses["loss"]
+
     def freeze(self, modules: Iterable[str]) -> None:
         """Stops training the named modules of `net` (`""` is the whole net)."""
         for name in modules:
