@@ -1,118 +1,150 @@
-"""LOSO speed: the framework's fixed cost per fold and its cost per epoch against a plain PyTorch loop.
+"""LOSO speed, timed as a user meets it: whole fresh processes, alternated, several runs, medians and spreads.
 
-On 8 fixed test subjects of the MEGC 2019 composite flow set with STSTNet's recipe (Adam 5e-5, batch 256), it runs
-the sweep as users do (`mer-train -m`, a Hydra multirun writing to MLflow) at two epoch counts, so that
-per fold: time = fixed + epochs x per_epoch; then a plain loop (tensors in memory, Adam, nothing else) over the same
-folds. Last, the same sweep with two folds at once (`hydra/launcher=joblib`, one thread each).
+Three programs train the same LOSO folds of the MEGC 2019 composite flow set with STSTNet's recipe (Adam 5e-5, batch
+256), each as its own process started from nothing:
+  sweep       `mer-train -m experiment=ststnet_megc2019 protocol.test_subject=... trainer.max_epochs=E`
+  vectorized  the same with `hydra/launcher=vectorized hydra.launcher.group_size=<folds>` (the folds side by side)
+  plain loop  this script's `--plain-loop`: the images read into tensors, shuffled batches, Adam, the test subject
+              predicted; nothing else (no config, no store)
+Each round runs every program at both epoch counts, in an order that rotates from round to round, so that all see
+the same load. Per program: wall and CPU (user + system) seconds, median [min-max], and peak memory; from the two
+epoch counts, the cost of one fold-epoch and the fixed cost per fold (start-up, data, recording, summary); last,
+each program's ratio to the plain loop. The machine's load average is printed before and after: on a shared machine
+read the CPU figures first.
 
-The sequential sweep and the plain loop use torch's default threads (every core).
-
-    python benchmarks/bench_loso.py [--epochs 800] [--short-epochs 20]
+    python benchmarks/bench_loso.py [--folds 4] [--epochs 20 100] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-import pandas as pd
-import torch
-from mlflow import MlflowClient
-from torch.nn import functional as F
-
-from mer_lightning.models import STSTNet
-
-SUBJECTS = ["casme2/sub02", "casme2/sub11", "casme2/sub17", "samm/011", "samm/026", "smic/s03", "smic/s04", "smic/s20"]
+SUBJECTS = ["casme2/sub02", "samm/011", "smic/s03", "smic/s20", "casme2/sub11", "samm/026", "smic/s04", "casme2/sub17"]
 
 
 def data_root() -> Path:
-    root = Path(os.environ.get("MER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    return root / "megc2019-ststnet-flow"
-
-
-def sweep(root: Path, epochs: int, extra: list[str]) -> tuple[float, pd.DataFrame]:
-    """Wall time of one `mer-train -m` sweep, and each fold run's duration as MLflow recorded it."""
-    env = {**os.environ, "MER_ROOT": str(root)}
-    command = [sys.executable, "-m", "mer_lightning.train", "-m", "experiment=ststnet_megc2019",
-               f"protocol.test_subject={','.join(SUBJECTS)}", f"trainer.max_epochs={epochs}", *extra]
-    since_ms = time.time() * 1000
-    start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, capture_output=True)
-    wall = time.perf_counter() - start
-    client = MlflowClient(f"sqlite:///{root}/mlruns/mlflow.db")
-    runs = client.search_runs(
-        [client.get_experiment_by_name("mer-lightning").experiment_id],
-        filter_string=f"tags.`mer.run_type` = 'fold' and attributes.start_time >= {int(since_ms)}",
+    return Path(os.environ.get("MER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / (
+        "megc2019-ststnet-flow"
     )
-    folds = pd.DataFrame({"fold": r.data.tags["mer.fold"], "seconds": (r.info.end_time - r.info.start_time) / 1000}
-                         for r in runs if r.info.status == "FINISHED")
-    if len(folds) != len(SUBJECTS):
-        raise RuntimeError(f"{len(folds)} fold runs finished in the store, expected {len(SUBJECTS)}")
-    return wall, folds
 
 
-def plain_loop(epochs: int) -> float:
-    """Seconds per epoch of the same recipe written as a bare PyTorch loop, averaged over the 8 folds."""
+def plain_loop(subjects: list[str], epochs: int) -> None:
+    """The recipe as a bare PyTorch loop (the reference the framework is held to)."""
+    import cv2
+    import numpy as np
+    import pandas as pd
+    import torch
+    from torch.nn import functional as F
+
+    from mer_lightning.models import STSTNet
+
     root = data_root()
     table = pd.read_csv(root / "labels.csv")
     images = np.stack([cv2.imread(str(root / p)) for p in table["image"]]).transpose(0, 3, 1, 2)
     x, y = torch.tensor(images, dtype=torch.float32), torch.tensor(table["label"].to_numpy())
     subject = (table["dataset"] + "/" + table["subject"]).to_numpy()
-    seconds = []
-    for test_subject in SUBJECTS:
+    for test_subject in subjects:
         train = torch.from_numpy(subject != test_subject)
         train_x, train_y = x[train], y[train]
         torch.manual_seed(0)
         net = STSTNet()
         optimizer = torch.optim.Adam(net.parameters(), lr=5e-5)
-        start = time.perf_counter()
+        net.train()
         for _ in range(epochs):
-            net.train()
             for batch in torch.randperm(len(train_y)).split(256):
                 optimizer.zero_grad()
                 F.cross_entropy(net(train_x[batch]), train_y[batch]).backward()
                 optimizer.step()
-        seconds.append((time.perf_counter() - start) / epochs)
         with torch.no_grad():
             net.eval()
-            net(x[~train]).argmax(1)
-    return float(np.mean(seconds))
+            print(test_subject, (net(x[~train]).argmax(1) == y[~train]).float().mean().item())
+
+
+def commands(subjects: list[str], epochs: int) -> dict[str, list[str]]:
+    sweep = [sys.executable, "-m", "mer_lightning.train", "-m", "experiment=ststnet_megc2019",
+             f"protocol.test_subject={','.join(subjects)}", f"trainer.max_epochs={epochs}"]
+    return {
+        "sweep": sweep,
+        "vectorized": [*sweep, "hydra/launcher=vectorized", f"hydra.launcher.group_size={len(subjects)}"],
+        "plain loop": [sys.executable, __file__, "--plain-loop", "--folds", str(len(subjects)), "--epochs", str(epochs)],
+    }
+
+
+def timed(command: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Wall and CPU seconds and peak memory (MB, the process and its children's largest) of one whole process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    error = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{error[-3000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "memory": usage.ru_maxrss / 1024}
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):8.1f} [{min(values):.1f}-{max(values):.1f}]"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=800)
-    parser.add_argument("--short-epochs", type=int, default=20)
+    parser.add_argument("--folds", type=int, default=4, help=f"test subjects, the first of {SUBJECTS}")
+    parser.add_argument("--epochs", type=int, nargs="+", default=[20, 100], help="two epoch counts")
+    parser.add_argument("--runs", type=int, default=3, help="rounds (each runs every program at every epoch count)")
+    parser.add_argument("--plain-loop", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    subjects = SUBJECTS[: args.folds]
+    if args.plain_loop:
+        plain_loop(subjects, args.epochs[0])
+        return
     if not (data_root() / "labels.csv").exists():
         print(f"skipped: {data_root()} not found (set MER_SHARED_DATA to the folder holding megc2019-ststnet-flow)")
         return
-    print(f"torch threads: {torch.get_num_threads()}, cores: {os.cpu_count()}")
+    short, long = sorted(args.epochs)
+    print(f"{len(subjects)} folds ({', '.join(subjects)}) x {short} and {long} epochs, {args.runs} rounds; "
+          f"{os.cpu_count()} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        sweep(root, 1, [])  # fills the input cache and creates the store, as a user's first run would
-        short_wall, short = sweep(root, args.short_epochs, [])
-        long_wall, long = sweep(root, args.epochs, [])
-        per_epoch = (long["seconds"].mean() - short["seconds"].mean()) / (args.epochs - args.short_epochs)
-        fixed_in_run = short["seconds"].mean() - args.short_epochs * per_epoch
-        fixed_per_fold = (long_wall - args.epochs * per_epoch * len(SUBJECTS)) / len(SUBJECTS)
-        plain = plain_loop(args.epochs)
-        print(f"\n8 folds x {args.epochs} epochs, sequential (basic launcher): {long_wall:.1f} s wall")
-        print(f"framework per epoch       {per_epoch * 1000:8.2f} ms")
-        print(f"plain PyTorch per epoch   {plain * 1000:8.2f} ms")
-        print(f"per-epoch cost ratio      {per_epoch / plain:8.3f} x   (goal <= 1.10)")
-        print(f"fixed cost per fold       {fixed_per_fold:8.2f} s    (wall, incl. start-up and summary / 8; goal <= 3)")
-        print(f"  of which inside the run {fixed_in_run:8.2f} s    (set-up, logging, recording)")
-        joblib_wall, _ = sweep(root, args.epochs, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1"])
-        print(f"two folds at once (joblib, 1 thread each): {joblib_wall:.1f} s wall vs {long_wall:.1f} s sequential "
-              f"-> {'joblib' if joblib_wall < long_wall else 'sequential'} is faster on this machine")
+        env = {**os.environ, "MER_ROOT": directory, "PYTHONWARNINGS": "ignore"}
+        timed(commands(subjects, 1)["sweep"], env)  # fills the input cache and creates the store, as a first run does
+        names = list(commands(subjects, short))
+        figures: dict[tuple[str, int], list[dict[str, float]]] = {(n, e): [] for n in names for e in (short, long)}
+        for round_ in range(args.runs):
+            order = names[round_ % len(names):] + names[: round_ % len(names)]
+            for epochs in (short, long):
+                for name in order:
+                    figures[name, epochs].append(timed(commands(subjects, epochs)[name], env))
+            print(f"round {round_ + 1} done; load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
+    print(f"{'':12} {'epochs':>6} {'wall s, median [min-max]':>26} {'CPU s, median [min-max]':>26} {'peak MB':>8}")
+    for (name, epochs), runs in figures.items():
+        print(f"{name:12} {epochs:6d} {spread([r['wall'] for r in runs]):>26} {spread([r['cpu'] for r in runs]):>26} "
+              f"{max(r['memory'] for r in runs):8.0f}")
+    folds = len(subjects)
+    derived = {}
+    for name in names:
+        for measure in ("wall", "cpu"):
+            at = {e: statistics.median(r[measure] for r in figures[name, e]) for e in (short, long)}
+            per_epoch = (at[long] - at[short]) / ((long - short) * folds)
+            derived[name, measure] = (per_epoch, (at[short] - short * folds * per_epoch) / folds, at[long])
+    print(f"\n{'':12} {'per fold-epoch ms':>18} {'fixed s per fold':>17}   (wall | CPU)")
+    for name in names:
+        (we, wf, _), (ce, cf, _) = derived[name, "wall"], derived[name, "cpu"]
+        print(f"{name:12} {we * 1000:8.1f} | {ce * 1000:7.1f} {wf:8.2f} | {cf:6.2f}")
+    print(f"\nratio to the plain loop (wall | CPU): per fold-epoch, fixed cost, whole run at {long} epochs")
+    for name in names[:2]:
+        cells = []
+        for index in range(3):
+            cells.append(" | ".join(f"{derived[name, m][index] / derived['plain loop', m][index]:5.2f}"
+                                    for m in ("wall", "cpu")))
+        print(f"{name:12} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ and reads the store. Entry points talk to MLflow through the `Tracker`'s methods
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
-from mlflow.entities import Dataset, DatasetInput, Metric, Param, RunStatus
+from mlflow.entities import Dataset, DatasetInput, Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from pytorch_lightning.loggers import MLFlowLogger
 
@@ -57,8 +59,12 @@ DESCRIPTION_TAGS = ("mer.dataset", "mer.model", "mer.protocol", "mer.overrides")
 WEIGHTS = "weights.pt"
 WEIGHT_DIGESTS = "weight_digests.json"
 SPLIT = "split.json"
+# Texts this process wrote as artifacts, by (tracking URI, run id, path): a sweep's summary reads its folds'
+# predictions from here rather than download what the process itself recorded.
+_WRITTEN: dict[tuple[str, str, str], str] = {}
 
 
+@functools.cache
 def git_sha() -> str:
     try:
         return subprocess.run(
@@ -201,8 +207,8 @@ class Tracker:
             self.client.log_batch(run_id, metrics=items[start : start + 1000])
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        for key, value in tags.items():
-            self.client.set_tag(run_id, key, value)
+        if tags:
+            self.client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
 
     def record_stage(
         self,
@@ -235,17 +241,18 @@ class Tracker:
         """Logs the fold's predictions, test figures (`test/uf1`, ...), confusion matrix, skip and repair counts and
         lists (`repairs`: the reader's repairs of the fold's clips, by clip uid); returns its test figures."""
         scores = fold_scores(table, class_names)
-        self.client.log_text(run_id, table.to_csv(index=False), PREDICTIONS)
-        self.client.log_batch(run_id, metrics=[Metric(f"test/{k}", float(v), 0, 0) for k, v in scores.items()])
-        self.client.set_tag(run_id, "mer.class_names", json.dumps(list(class_names)))
-        confusion = metrics.confusion(table["label"], table["prediction"], len(class_names))
-        self._log_confusion(run_id, confusion, class_names, "fold confusion")
+        self._log_text(run_id, table.to_csv(index=False), PREDICTIONS)
+        figures = [Metric(f"test/{k}", float(v), 0, 0) for k, v in scores.items()]
+        tags = [RunTag("mer.class_names", json.dumps(list(class_names)))]
         # Logged even when zero, so runs can be filtered and compared on them.
         for name, listed in (("skipped_clips", skipped), ("repaired_clips", repairs or {})):
-            self.client.log_metric(run_id, name, len(listed))
-            self.client.set_tag(run_id, f"mer.{name}", str(len(listed)))
+            figures.append(Metric(name, len(listed), int(time.time() * 1000), 0))
+            tags.append(RunTag(f"mer.{name}", str(len(listed))))
             if listed:
                 self.client.log_dict(run_id, dict(listed), f"{name}.json")
+        self.client.log_batch(run_id, metrics=figures, tags=tags)
+        confusion = metrics.confusion(table["label"], table["prediction"], len(class_names))
+        self._log_confusion(run_id, confusion, class_names, "fold confusion")
         return scores
 
     def log_artifacts(self, run_id: str, artifacts: Mapping[str, Artifact]) -> None:
@@ -301,7 +308,7 @@ class Tracker:
         )
         self.log_params(run.info.run_id, config or {})
         self.log_dataset(run.info.run_id, tags.get("mer.dataset"), config or {})
-        self.client.log_dict(run.info.run_id, list(expected_folds), EXPECTED_FOLDS)
+        self._log_text(run.info.run_id, json.dumps(list(expected_folds)), EXPECTED_FOLDS)
         return run.info.run_id
 
     def log_dataset(self, run_id: str, name: str | None, config: Mapping) -> None:
@@ -347,6 +354,15 @@ class Tracker:
             max_results=50000,
         )
 
+    def _log_text(self, run_id: str, text: str, path: str) -> None:
+        self.client.log_text(run_id, text, path)
+        _WRITTEN[(self.tracking_uri, run_id, path)] = text
+
+    def _read_text(self, run_id: str, path: str) -> str:
+        """An artifact's text: as this process wrote it, or downloaded."""
+        written = _WRITTEN.get((self.tracking_uri, run_id, path))
+        return written if written is not None else self._download(run_id, path).read_text()
+
     def _download(self, run_id: str, path: str) -> Path:
         directory = tempfile.mkdtemp(prefix="mer-")
         return Path(self.client.download_artifacts(run_id, path, directory))
@@ -368,7 +384,7 @@ class Tracker:
         return [(r.data.tags.get("mer.sweep_id", ""), r.info.run_name) for r in runs]
 
     def expected_folds(self, sweep_id: str) -> list[str]:
-        return json.loads(self._download(self._summary_run(sweep_id).info.run_id, EXPECTED_FOLDS).read_text())
+        return json.loads(self._read_text(self._summary_run(sweep_id).info.run_id, EXPECTED_FOLDS))
 
     def sweep_tags(self, sweep_id: str) -> dict[str, str]:
         """What a sweep's summary run says it was (`mer.dataset`, `mer.model`, `mer.protocol`, `mer.overrides`)."""
@@ -439,7 +455,7 @@ class Tracker:
     def summarize(self, sweep_id: str) -> Summary:
         """Rebuilds the sweep's summary run from its fold runs (at the end of a sweep, or any time later)."""
         summary_run = self._summary_run(sweep_id)
-        expected = json.loads(self._download(summary_run.info.run_id, EXPECTED_FOLDS).read_text())
+        expected = json.loads(self._read_text(summary_run.info.run_id, EXPECTED_FOLDS))
         finished: dict[str, pd.DataFrame] = {}
         losses: dict[str, list[float]] = {}
         oracle: dict[str, pd.DataFrame] = {}
@@ -448,7 +464,7 @@ class Tracker:
         for run in self._runs(sweep_id, "fold"):
             fold = run.data.tags.get("mer.fold", "")
             if run.info.status == "FINISHED":
-                finished[fold] = pd.read_csv(self._download(run.info.run_id, PREDICTIONS))
+                finished[fold] = pd.read_csv(io.StringIO(self._read_text(run.info.run_id, PREDICTIONS)))
                 if "mer.trained_on" in run.data.tags:
                     finished[fold]["trained_on"] = run.data.tags["mer.trained_on"]
                 losses[fold] = self._losses(run)
