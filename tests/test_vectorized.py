@@ -13,7 +13,6 @@ from hydra.utils import instantiate
 from mlflow import MlflowClient
 
 from mer_lightning.lit.classify import ClassificationTask
-from mer_lightning.lit.multitask import MultitaskTask
 from mer_lightning.lit.vectorized import FoldStream, NotVectorizable, RandomState, VectorizedFit
 from mer_lightning.models import STSTNet
 from mer_lightning.side_by_side import check_config
@@ -113,11 +112,23 @@ def test_every_model_trains_side_by_side_or_is_refused_with_the_reason(model):
             fit.fit()
 
 
-def test_tasks_and_optimizers_that_train_otherwise_are_refused():
-    net = torch.nn.Linear(2, 3)
-    with pytest.raises(NotVectorizable, match="on_fit_end"):
-        VectorizedFit([MultitaskTask(net, ["x"], CLASSES, torch.optim.Adam)], [FoldStream([], RandomState.capture())], 1)
-    lbfgs = ClassificationTask(net, ["x"], CLASSES, functools.partial(torch.optim.LBFGS, lr=1))
+@pytest.mark.parametrize(
+    ("model", "task", "hook"),
+    [("nistor_autoencoder", "autoencode", "on_fit_end"), ("nistor_mixt", "multitask", "on_fit_end")],
+)
+def test_tasks_that_hook_lightnings_loop_are_refused_with_the_hook(model, task, hook):
+    """The other nets of conf/model train with tasks that act inside Lightning's loop (the fusion nets of
+    models.fusion with task=choose, which fits by validating, are refused by their stages and validation split)."""
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={model}", f"task={task}"])
+    net = instantiate(cfg.model.net)(in_chans=1, num_classes=3)
+    built = instantiate(cfg.task, net=net, input_keys=list(cfg.model.input_keys), class_names=CLASSES)
+    with pytest.raises(NotVectorizable, match=hook):
+        VectorizedFit([built], [FoldStream([], RandomState.capture())], 1)
+
+
+def test_optimizers_that_are_not_element_wise_are_refused():
+    lbfgs = ClassificationTask(torch.nn.Linear(2, 3), ["x"], CLASSES, functools.partial(torch.optim.LBFGS, lr=1))
     with pytest.raises(NotVectorizable, match="optimizer LBFGS"):
         VectorizedFit([lbfgs], [FoldStream([], RandomState.capture())], 1)
 
