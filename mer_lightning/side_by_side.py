@@ -92,13 +92,13 @@ def fit(folds: Sequence[PreparedFold]) -> None:
     by_steps: dict[int | None, list[PreparedFold]] = defaultdict(list)
     for fold in folds:
         by_steps[_steps_per_epoch(fold.parts.datamodule.train_dataloader())].append(fold)
-    for group in by_steps.values():
-        try:
+    try:
+        for group in by_steps.values():
             _fit_group(group)
-        except BaseException as error:
-            for fold in group:
-                fold.run.fail(error)
-            raise
+    except BaseException as error:  # the launcher fails every job of the call with it
+        for fold in folds:
+            fold.run.fail(error)
+        raise
 
 
 def _steps_per_epoch(loader) -> int | None:
