@@ -53,7 +53,7 @@ ui: install  ## MLflow UI on 127.0.0.1 over the store training writes ($$MER_ROO
 server: install  ## MLflow tracking server for folds on many nodes (logger=server); SERVER_ARGS="--host 0.0.0.0 ..."
 	$(VENV)/bin/mer-server --port $(SERVER_PORT) $(SERVER_ARGS)
 
-bench: install  ## Speed benchmarks (prints figures)
+bench: install  ## Speed benchmarks (prints figures; a script's arguments: BENCH_LOSO_ARGS="--epochs 5 25", ...)
 	$(PY) -m benchmarks
 
 clean:  ## Remove generated data, caches and logs (keeps .venv and mlruns/)

@@ -12,7 +12,10 @@ epoch counts, the cost of one fold-epoch and the fixed cost per fold (start-up, 
 each program's ratio to the plain loop. The machine's load average is printed before and after: on a shared machine
 read the CPU figures first.
 
-    python benchmarks/bench_loso.py [--folds 4] [--epochs 20 100] [--runs 3]
+    python benchmarks/bench_loso.py [--folds 4] [--epochs 20 100] [--runs 3] [--threads N]
+
+`--threads N` gives every program N torch threads (`threads=N` for mer-train, OMP_NUM_THREADS for all): 1 on a
+machine shared with others.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def data_root() -> Path:
     )
 
 
-def plain_loop(subjects: list[str], epochs: int) -> None:
+def plain_loop(subjects: list[str], epochs: int, threads: int | None) -> None:
     """The recipe as a bare PyTorch loop (the reference the framework is held to)."""
     import cv2
     import numpy as np
@@ -45,6 +48,8 @@ def plain_loop(subjects: list[str], epochs: int) -> None:
 
     from mer_lightning.models import STSTNet
 
+    if threads:
+        torch.set_num_threads(threads)
     root = data_root()
     table = pd.read_csv(root / "labels.csv")
     images = np.stack([cv2.imread(str(root / p)) for p in table["image"]]).transpose(0, 3, 1, 2)
@@ -67,13 +72,15 @@ def plain_loop(subjects: list[str], epochs: int) -> None:
             print(test_subject, (net(x[~train]).argmax(1) == y[~train]).float().mean().item())
 
 
-def commands(subjects: list[str], epochs: int) -> dict[str, list[str]]:
+def commands(subjects: list[str], epochs: int, threads: int | None) -> dict[str, list[str]]:
     sweep = [sys.executable, "-m", "mer_lightning.train", "-m", "experiment=ststnet_megc2019",
-             f"protocol.test_subject={','.join(subjects)}", f"trainer.max_epochs={epochs}"]
+             f"protocol.test_subject={','.join(subjects)}", f"trainer.max_epochs={epochs}",
+             *([f"threads={threads}"] if threads else [])]
     return {
         "sweep": sweep,
         "vectorized": [*sweep, "hydra/launcher=vectorized", f"hydra.launcher.group_size={len(subjects)}"],
-        "plain loop": [sys.executable, __file__, "--plain-loop", "--folds", str(len(subjects)), "--epochs", str(epochs)],
+        "plain loop": [sys.executable, __file__, "--plain-loop", "--folds", str(len(subjects)), "--epochs", str(epochs),
+                       *(["--threads", str(threads)] if threads else [])],
     }
 
 
@@ -99,28 +106,32 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4, help=f"test subjects, the first of {SUBJECTS}")
     parser.add_argument("--epochs", type=int, nargs="+", default=[20, 100], help="two epoch counts")
     parser.add_argument("--runs", type=int, default=3, help="rounds (each runs every program at every epoch count)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads of every program (default: torch's)")
     parser.add_argument("--plain-loop", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     subjects = SUBJECTS[: args.folds]
     if args.plain_loop:
-        plain_loop(subjects, args.epochs[0])
+        plain_loop(subjects, args.epochs[0], args.threads)
         return
     if not (data_root() / "labels.csv").exists():
         print(f"skipped: {data_root()} not found (set MER_SHARED_DATA to the folder holding megc2019-ststnet-flow)")
         return
     short, long = sorted(args.epochs)
     print(f"{len(subjects)} folds ({', '.join(subjects)}) x {short} and {long} epochs, {args.runs} rounds; "
-          f"{os.cpu_count()} cores; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+          f"{os.cpu_count()} cores, {args.threads or 'default'} threads; "
+          f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory() as directory:
-        env = {**os.environ, "MER_ROOT": directory, "PYTHONWARNINGS": "ignore"}
-        timed(commands(subjects, 1)["sweep"], env)  # fills the input cache and creates the store, as a first run does
-        names = list(commands(subjects, short))
+        env = {**os.environ, "MER_ROOT": directory, "PYTHONWARNINGS": "ignore",
+               **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
+        # Fills the input cache and creates the store, as a first run does.
+        timed(commands(subjects, 1, args.threads)["sweep"], env)
+        names = list(commands(subjects, short, args.threads))
         figures: dict[tuple[str, int], list[dict[str, float]]] = {(n, e): [] for n in names for e in (short, long)}
         for round_ in range(args.runs):
             order = names[round_ % len(names):] + names[: round_ % len(names)]
             for epochs in (short, long):
                 for name in order:
-                    figures[name, epochs].append(timed(commands(subjects, epochs)[name], env))
+                    figures[name, epochs].append(timed(commands(subjects, epochs, args.threads)[name], env))
             print(f"round {round_ + 1} done; load average {os.getloadavg()[0]:.2f}", flush=True)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
     print(f"{'':12} {'epochs':>6} {'wall s, median [min-max]':>26} {'CPU s, median [min-max]':>26} {'peak MB':>8}")
