@@ -19,15 +19,19 @@ from mer_lightning.side_by_side import check_config
 from tests.conftest import REPO, run_cli
 
 CLASSES = ["negative", "positive", "surprise"]
-# Each model config of conf/model, with the batch entries its net reads (one fold's items, small), and whether
-# folds of it train side by side.
+# Each model config of conf/model trained by the classify task, with the batch entries its net reads (one fold's
+# items, small), whether folds of it train side by side, and the overrides it needs to compose. The others are
+# refused by their task (test_tasks_that_hook_lightnings_loop_are_refused_with_the_hook) or their stages.
 MODELS = {
-    "ststnet": ({"flow": (3, 28, 28)}, True),
-    "timm": ({"flow": (3, 32, 32)}, True),
-    "learnet": ({"dynamic": (3, 112, 112)}, True),
-    "baseline": ({"dynamic": (3, 64, 64)}, True),
-    "nistor_classifier": ({"frames": (1, 64, 64)}, True),
-    "nistor_sequence": ({"frames": (5, 1, 64, 64), "length": ()}, False),
+    "ststnet": ({"flow": (3, 28, 28)}, True, []),
+    "timm": ({"flow": (3, 32, 32)}, True, []),
+    "learnet": ({"dynamic": (3, 112, 112)}, True, []),
+    "baseline": ({"dynamic": (3, 64, 64)}, True, []),
+    "nistor_classifier": ({"frames": (1, 64, 64)}, True, []),
+    "survey_cnn": ({"frames": (3, 28, 28)}, True, []),
+    "aouayeb_cnn": ({"regions": (2, 1, 24, 24)}, True, ["model.net.encoder.regions=[eyes,mouth]"]),
+    "nistor_sequence": ({"frames": (5, 1, 64, 64), "length": ()}, False, []),
+    "aouayeb_lstm": ({"regions": (5, 2, 1, 24, 24), "length": ()}, False, ["model.net.encoder.regions=[eyes,mouth]"]),
 }
 
 
@@ -50,7 +54,8 @@ def _items(count: int, shapes: dict[str, tuple], seed: int) -> dict[str, torch.T
     generator = torch.Generator().manual_seed(seed)
     items = {key: torch.rand(count, *shape, generator=generator) for key, shape in shapes.items() if shape}
     if "length" in shapes:
-        items["length"] = torch.randint(1, shapes["frames"][0] + 1, (count,), generator=generator)
+        frames = next(shape for shape in shapes.values() if shape)[0]
+        items["length"] = torch.randint(1, frames + 1, (count,), generator=generator)
     items["label"] = torch.randint(0, 3, (count,), generator=generator)
     items["clip_id"] = torch.arange(count)
     return items
@@ -94,9 +99,9 @@ def test_folds_side_by_side_train_as_each_fold_alone():
     "model", [pytest.param(m, marks=pytest.mark.slow) if m in ("learnet", "baseline") else m for m in sorted(MODELS)]
 )
 def test_every_model_trains_side_by_side_or_is_refused_with_the_reason(model):
-    shapes, supported = MODELS[model]
+    shapes, supported, overrides = MODELS[model]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"model={model}"])
+        cfg = compose("train", overrides=[f"model={model}", *overrides])
     first = next(iter(shapes.values()))
     in_chans = first[-3] if len(first) >= 3 else first[-1]
     torch.manual_seed(0)
@@ -114,7 +119,8 @@ def test_every_model_trains_side_by_side_or_is_refused_with_the_reason(model):
 
 @pytest.mark.parametrize(
     ("model", "task", "hook"),
-    [("nistor_autoencoder", "autoencode", "on_fit_end"), ("nistor_mixt", "multitask", "on_fit_end")],
+    [("nistor_autoencoder", "autoencode", "on_fit_end"), ("nistor_mixt", "multitask", "on_fit_end"),
+     ("prototypes", "prototypes", "training_step")],
 )
 def test_tasks_that_hook_lightnings_loop_are_refused_with_the_hook(model, task, hook):
     """The other nets of conf/model train with tasks that act inside Lightning's loop (the fusion nets of
