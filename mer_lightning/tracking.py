@@ -95,10 +95,11 @@ def sweep_title(tags: Mapping[str, str], folds: int, sweep_id: str) -> str:
 
 
 def comparison_title(name_a: str, name_b: str, sweep_a: str, sweep_b: str) -> str:
-    """A comparison run's name from the two summary runs' names: what each sweep ran (`ststnet on synthetic, loso vs
-    resnet18 on synthetic, loso`), with the sweep ids when that alone does not tell them apart (two seeds)."""
+    """A comparison run's name from the two summary runs' names: what each sweep ran (`compare: ststnet on synthetic,
+    loso vs resnet18 on synthetic, loso`), with the sweep ids when that alone does not tell them apart (two seeds).
+    It starts with `compare:` so that the UI's run list, which cuts names short, does not show it as a sweep."""
     what_a, what_b = (name.split(" (")[0] for name in (name_a, name_b))
-    return f"{what_a} vs {what_b}" + (f" ({sweep_a} vs {sweep_b})" if what_a == what_b else "")
+    return f"compare: {what_a} vs {what_b}" + (f" ({sweep_a} vs {sweep_b})" if what_a == what_b else "")
 
 
 def metric_name(text: str) -> str:

@@ -88,6 +88,6 @@ def test_the_summary_figures_are_drawn():
 
 def test_a_comparison_run_is_named_after_what_the_sweeps_ran():
     a, b = "ststnet on casme2, loso (26 folds) 20261129-1", "resnet18 on casme2, loso (26 folds) 20261129-2"
-    assert comparison_title(a, b, "20261129-1", "20261129-2") == "ststnet on casme2, loso vs resnet18 on casme2, loso"
+    assert comparison_title(a, b, "20261129-1", "20261129-2") == "compare: ststnet on casme2, loso vs resnet18 on casme2, loso"
     assert comparison_title(a, a, "20261129-1", "20261129-3") == \
-        "ststnet on casme2, loso vs ststnet on casme2, loso (20261129-1 vs 20261129-3)"
+        "compare: ststnet on casme2, loso vs ststnet on casme2, loso (20261129-1 vs 20261129-3)"

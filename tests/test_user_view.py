@@ -249,7 +249,7 @@ def test_mer_compare_tests_two_sweeps_on_the_same_clips_and_records_it(sweeps):
     (run,) = client.search_runs([experiment], "tags.`mer.run_type` = 'comparison'")
     assert (run.data.tags["mer.sweep_a"], run.data.tags["mer.sweep_b"]) == (sweep_a, sweep_b)
     # Named after what the sweeps ran; the same command twice (two seeds) is told apart by the sweep ids.
-    assert run.info.run_name == f"ststnet on synthetic, loso vs ststnet on synthetic, loso ({sweep_a} vs {sweep_b})"
+    assert run.info.run_name == f"compare: ststnet on synthetic, loso vs ststnet on synthetic, loso ({sweep_a} vs {sweep_b})"
     figures = run.data.metrics
     assert figures["uf1_difference"] == pytest.approx(first.data.metrics["uf1"] - second.data.metrics["uf1"])
     assert 0 < figures["uf1_p_value"] <= 1 and figures["uf1_difference_ci_low"] <= figures["uf1_difference_ci_high"]
