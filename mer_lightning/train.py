@@ -187,7 +187,7 @@ class FoldRun:
     def check_split(self) -> None:
         """Reads the tested stage's data and splits it, so that a fold the data cannot make (an unknown subject, a
         dataset root that is not there) is refused before its run is created."""
-        self.protocol.split(self._dataset(self.stages[-1]).clips())
+        self.protocol.split(self._tested_clips())
 
     def _announce(self) -> None:
         progress = self.tracker.sweep_progress()
@@ -229,10 +229,15 @@ class FoldRun:
     def _held_out(self) -> list[Clip]:
         """The clips the fold tests and validates on, which the stages before the last must not train on (nor on
         their subjects): what is chosen on validation subjects is then chosen on people no stage has seen."""
-        last = self.stages[-1]
-        skipping = {} if last.cfg.datamodule.on_error == "skip" else None  # what the last stage will skip, too
-        split = self.protocol.fold_clips(self._dataset(last).clips(skipping))
+        split = self.protocol.fold_clips(self._tested_clips())
         return [*split.test, *split.val]
+
+    def _tested_clips(self) -> list[Clip]:
+        """The tested stage's clips, skipping under `datamodule.on_error=skip` what its data module will skip (a
+        reader fault of one clip must not stop the fold before its data module would have skipped it)."""
+        last = self.stages[-1]
+        skipping: dict[str, str] | None = {} if last.cfg.datamodule.on_error == "skip" else None
+        return self._dataset(last).clips(skipping)
 
     def _dataset(self, stage: Stage):
         dataset = instantiate(stage.cfg.dataset)

@@ -170,13 +170,14 @@ def test_a_fold_of_one_named_stage_is_the_same_fold_as_one_without_stages(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_staged_fold_skips_a_broken_clip_of_its_test_subject_when_asked(tmp_path, tiny_overrides):
+@pytest.mark.parametrize("is_staged", [True, False], ids=["staged", "single-stage"])
+def test_a_fold_skips_a_broken_clip_of_its_test_subject_when_asked(tmp_path, tiny_overrides, is_staged):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[f"paths.data_dir={tmp_path / 'data'}", *tiny_overrides])
     clip = next(c for c in instantiate(cfg.dataset).clips() if c.source_subject == "sub02")  # writes the set
     shutil.rmtree(clip.frames[0].parent)  # the sheet lists a clip the release lacks: a reader fault
     run_cli("mer_lightning.train", "protocol.test_subject=sub02", "datamodule.on_error=skip",
-            *staged(tiny_overrides), root=tmp_path)
+            *(staged(tiny_overrides) if is_staged else tiny_overrides), root=tmp_path)
     client = store(tmp_path)
     (fold,) = runs(client, "fold")
     assert fold.info.status == "FINISHED" and fold.data.metrics["skipped_clips"] == 1
