@@ -73,14 +73,29 @@ def plain_loop(subjects: list[str], epochs: int, threads: int | None) -> None:
 
 
 def commands(subjects: list[str], epochs: int, threads: int | None) -> dict[str, list[str]]:
-    sweep = [sys.executable, "-m", "mer_lightning.train", "-m", "experiment=ststnet_megc2019",
-             f"protocol.test_subject={','.join(subjects)}", f"trainer.max_epochs={epochs}",
-             *([f"threads={threads}"] if threads else [])]
+    sweep = [
+        sys.executable,
+        "-m",
+        "mer_lightning.train",
+        "-m",
+        "experiment=ststnet_megc2019",
+        f"protocol.test_subject={','.join(subjects)}",
+        f"trainer.max_epochs={epochs}",
+        *([f"threads={threads}"] if threads else []),
+    ]
     return {
         "sweep": sweep,
         "vectorized": [*sweep, "hydra/launcher=vectorized", f"hydra.launcher.group_size={len(subjects)}"],
-        "plain loop": [sys.executable, __file__, "--plain-loop", "--folds", str(len(subjects)), "--epochs", str(epochs),
-                       *(["--threads", str(threads)] if threads else [])],
+        "plain loop": [
+            sys.executable,
+            __file__,
+            "--plain-loop",
+            "--folds",
+            str(len(subjects)),
+            "--epochs",
+            str(epochs),
+            *(["--threads", str(threads)] if threads else []),
+        ],
     }
 
 
@@ -117,18 +132,25 @@ def main() -> None:
         print(f"skipped: {data_root()} not found (set MER_SHARED_DATA to the folder holding megc2019-ststnet-flow)")
         return
     short, long = sorted(args.epochs)
-    print(f"{len(subjects)} folds ({', '.join(subjects)}) x {short} and {long} epochs, {args.runs} rounds; "
-          f"{os.cpu_count()} cores, {args.threads or 'default'} threads; "
-          f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+    print(
+        f"{len(subjects)} folds ({', '.join(subjects)}) x {short} and {long} epochs, {args.runs} rounds; "
+        f"{os.cpu_count()} cores, {args.threads or 'default'} threads; "
+        f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as directory:
-        env = {**os.environ, "MER_ROOT": directory, "PYTHONWARNINGS": "ignore",
-               **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
+        env = {
+            **os.environ,
+            "MER_ROOT": directory,
+            "PYTHONWARNINGS": "ignore",
+            **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}),
+        }
         # Fills the input cache and creates the store, as a first run does.
         timed(commands(subjects, 1, args.threads)["sweep"], env)
         names = list(commands(subjects, short, args.threads))
         figures: dict[tuple[str, int], list[dict[str, float]]] = {(n, e): [] for n in names for e in (short, long)}
         for round_ in range(args.runs):
-            order = names[round_ % len(names):] + names[: round_ % len(names)]
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for epochs in (short, long):
                 for name in order:
                     figures[name, epochs].append(timed(commands(subjects, epochs, args.threads)[name], env))
@@ -136,8 +158,10 @@ def main() -> None:
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
     print(f"{'':12} {'epochs':>6} {'wall s, median [min-max]':>26} {'CPU s, median [min-max]':>26} {'peak MB':>8}")
     for (name, epochs), runs in figures.items():
-        print(f"{name:12} {epochs:6d} {spread([r['wall'] for r in runs]):>26} {spread([r['cpu'] for r in runs]):>26} "
-              f"{max(r['memory'] for r in runs):8.0f}")
+        print(
+            f"{name:12} {epochs:6d} {spread([r['wall'] for r in runs]):>26} {spread([r['cpu'] for r in runs]):>26} "
+            f"{max(r['memory'] for r in runs):8.0f}"
+        )
     folds = len(subjects)
     derived = {}
     for name in names:
@@ -154,8 +178,9 @@ def main() -> None:
     for name in names[:2]:
         cells = []
         for index in range(3):
-            cells.append(" | ".join(f"{derived[name, m][index] / derived['plain loop', m][index]:5.2f}"
-                                    for m in ("wall", "cpu")))
+            cells.append(
+                " | ".join(f"{derived[name, m][index] / derived['plain loop', m][index]:5.2f}" for m in ("wall", "cpu"))
+            )
         print(f"{name:12} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14}")
 
 

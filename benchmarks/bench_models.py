@@ -116,8 +116,12 @@ def main() -> None:
     parser.add_argument("--min-seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=1, help="1, as each fold of a sweep beside others runs")
     parser.add_argument("--mlruns", type=Path, default=Path(os.environ.get("MER_ROOT", ".")) / "mlruns")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs for the extrapolated LOSO (default: those of the measured run, else 10)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs for the extrapolated LOSO (default: those of the measured run, else 10)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -140,26 +144,34 @@ def main() -> None:
 
     run = newest_learnet_composite_run(args.mlruns)
     epochs = args.epochs or (run.epochs if run else 10)
-    print(f"\nLOSO wall time on the MEGC 2019 composite set ({COMPOSITE_FOLDS} folds, {COMPOSITE_CLIPS} clips), "
-          f"{epochs} epochs, folds one after another")
+    print(
+        f"\nLOSO wall time on the MEGC 2019 composite set ({COMPOSITE_FOLDS} folds, {COMPOSITE_CLIPS} clips), "
+        f"{epochs} epochs, folds one after another"
+    )
     # Training compute of one sweep at a model's throughput; what the measured run spent beyond LEARNet's compute
     # (start-up, data, testing, logging) is taken as the same for every model.
     compute = {name: epochs * TRAIN_CLIPS_PER_EPOCH_OVER_ALL_FOLDS / rate for name, rate in throughput.items()}
     if run:
         # At the run's own epochs, which `--epochs` may differ from.
         overhead = max(0.0, run.seconds - run.epochs * TRAIN_CLIPS_PER_EPOCH_OVER_ALL_FOLDS / throughput["LEARNet"])
-        print(f"{'LEARNet'.ljust(width)}  {run.seconds / 60:8.1f} min  measured: sweep {run.sweep_id} ({run.folds} folds, "
-              f"{run.epochs} epochs; UF1 {run.uf1:.4f}, UAR {run.uar:.4f}) in {args.mlruns}")
+        print(
+            f"{'LEARNet'.ljust(width)}  {run.seconds / 60:8.1f} min  measured: sweep {run.sweep_id} ({run.folds} folds, "
+            f"{run.epochs} epochs; UF1 {run.uf1:.4f}, UAR {run.uar:.4f}) in {args.mlruns}"
+        )
     else:
         overhead = 0.0
-        print(f"(no finished learnet_megc2019_flow sweep in {args.mlruns}: run `MER_SHARED_DATA=... mer-train -m "
-              "experiment=learnet_megc2019_flow threads=1` to measure it)")
+        print(
+            f"(no finished learnet_megc2019_flow sweep in {args.mlruns}: run `MER_SHARED_DATA=... mer-train -m "
+            "experiment=learnet_megc2019_flow threads=1` to measure it)"
+        )
     for name in models:
         if run and name == "LEARNet" and epochs == run.epochs:
             continue
-        print(f"{name.ljust(width)}  {(compute[name] + overhead) / 60:8.1f} min  EXTRAPOLATED: {epochs} x "
-              f"{TRAIN_CLIPS_PER_EPOCH_OVER_ALL_FOLDS} clips / {throughput[name]:.1f} clips/s"
-              + (f" + the measured run's {overhead / 60:.1f} min outside training" if run else " (training only)"))
+        print(
+            f"{name.ljust(width)}  {(compute[name] + overhead) / 60:8.1f} min  EXTRAPOLATED: {epochs} x "
+            f"{TRAIN_CLIPS_PER_EPOCH_OVER_ALL_FOLDS} clips / {throughput[name]:.1f} clips/s"
+            + (f" + the measured run's {overhead / 60:.1f} min outside training" if run else " (training only)")
+        )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,12 @@ INPUTS = {
     "flow dis": ["preprocessing=flow_ststnet", "preprocessing.steps.flow.method=dis"],
     "flow farneback": ["preprocessing=flow_ststnet", "preprocessing.steps.flow.method=farneback"],
     "dynamic image": ["preprocessing=dynamic_image"],
-    "diff": ["preprocessing=flow_diff", "~preprocessing.steps.flow", "~preprocessing.steps.resize_flow",
-             "preprocessing.outputs=[diff]"],
+    "diff": [
+        "preprocessing=flow_diff",
+        "~preprocessing.steps.flow",
+        "~preprocessing.steps.resize_flow",
+        "preprocessing.outputs=[diff]",
+    ],
     "flow+diff (tvl1)": ["preprocessing=flow_diff"],
     "regions (tvl1)": ["preprocessing=regions"],
     "lmf": ["preprocessing=lmf"],
@@ -129,9 +133,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-preprocess-") as work:
         work = Path(work)
         for size_name, (height, width) in SIZES.items():
-            clips = synthetic_clips(work / f"data-{size_name}", f"dataset.generator.subjects={args.subjects}",
-                                    f"dataset.generator.clips_per_subject={args.clips_per_subject}",
-                                    f"dataset.generator.height={height}", f"dataset.generator.width={width}")
+            clips = synthetic_clips(
+                work / f"data-{size_name}",
+                f"dataset.generator.subjects={args.subjects}",
+                f"dataset.generator.clips_per_subject={args.clips_per_subject}",
+                f"dataset.generator.height={height}",
+                f"dataset.generator.width={width}",
+            )
             frames = np.mean([c.num_frames for c in clips])
             print(f"\n## {size_name} (height x width), {len(clips)} clips of {frames:.1f} frames on average")
             print(f"{'input':<18} {'clips/s':>8} {'cold ms':>8} {'warm hit ms':>12}  per step (ms)")
@@ -140,14 +148,19 @@ def main() -> None:
                 cold, steps, warm = cold_and_warm(clips, real, work / f"cache-{size_name}")
                 per_step = "  ".join(f"{name} {t * 1e3:.2f}" for name, t in steps.items())
                 print(f"{input_name:<18} {1 / cold:>8.1f} {cold * 1e3:>8.2f} {warm * 1e3:>12.3f}  {per_step}")
-            print(f"\n{'flow method':<12} {'function ms':>11} {'step ms':>8} {'step +%':>8} {'read+fn ms':>10} "
-                  f"{'pipeline ms':>11} {'pipeline +%':>11} {'by hand ms':>10} {'framework +%':>12}")
+            print(
+                f"\n{'flow method':<12} {'function ms':>11} {'step ms':>8} {'step +%':>8} {'read+fn ms':>10} "
+                f"{'pipeline ms':>11} {'pipeline +%':>11} {'by hand ms':>10} {'framework +%':>12}"
+            )
             for method in ("tvl1", "dis", "farneback"):
                 t = flow_overhead(clips, method, rounds=2 if method == "tvl1" else 15)
-                print(f"{method:<12} {t['function'] * 1e3:>11.2f} {t['step'] * 1e3:>8.2f} "
-                      f"{100 * (t['step'] / t['function'] - 1):>7.1f}% {t['read+function'] * 1e3:>10.2f} "
-                      f"{t['pipeline'] * 1e3:>11.2f} {100 * (t['pipeline'] / t['read+function'] - 1):>10.1f}% "
-                      f"{t['by hand'] * 1e3:>10.2f} {100 * (t['pipeline'] / t['by hand'] - 1):>11.1f}%")
+                print(
+                    f"{method:<12} {t['function'] * 1e3:>11.2f} {t['step'] * 1e3:>8.2f} "
+                    f"{100 * (t['step'] / t['function'] - 1):>7.1f}% {t['read+function'] * 1e3:>10.2f} "
+                    f"{t['pipeline'] * 1e3:>11.2f} {100 * (t['pipeline'] / t['read+function'] - 1):>10.1f}% "
+                    f"{t['by hand'] * 1e3:>10.2f} {100 * (t['pipeline'] / t['by hand'] - 1):>11.1f}%"
+                )
+
 
 if __name__ == "__main__":
     main()

@@ -48,10 +48,12 @@ class ClipAugment:
                 compose = self._compose(len(images))
                 compose.set_random_seed(seed)
                 names = ["image", *(f"image{i}" for i in range(1, len(images)))]
-                result = compose(**{
-                    name: np.ascontiguousarray(np.moveaxis(arrays[key][(clip, *index)], 0, -1))
-                    for name, (key, index) in zip(names, images)
-                })
+                result = compose(
+                    **{
+                        name: np.ascontiguousarray(np.moveaxis(arrays[key][(clip, *index)], 0, -1))
+                        for name, (key, index) in zip(names, images)
+                    }
+                )
                 for name, (key, index) in zip(names, images):
                     out = np.moveaxis(result[name].reshape(result[name].shape[:2] + (-1,)), -1, 0)
                     if out.shape != arrays[key].shape[-3:]:

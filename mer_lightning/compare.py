@@ -23,8 +23,9 @@ def main() -> None:
     parser.add_argument("sweep_a")
     parser.add_argument("sweep_b")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap draws of the subjects")
-    parser.add_argument("--permutations", type=int, default=10000,
-                        help="random swaps when the subjects are too many to try every swap")
+    parser.add_argument(
+        "--permutations", type=int, default=10000, help="random swaps when the subjects are too many to try every swap"
+    )
     parser.add_argument("--seed", type=int, default=0)
     store_arguments(parser)
     args = parser.parse_args()
@@ -37,10 +38,22 @@ def main() -> None:
     except (LookupError, ValueError) as error:
         sys.exit(f"mer-compare: {error}")
     print(comparison.report(name_a, name_b))
-    report = json.loads(json.dumps({"a": {"sweep": args.sweep_a, "name": name_a},
-                                    "b": {"sweep": args.sweep_b, "name": name_b}, **asdict(comparison)}))
-    run_id = tracker.record_comparison(args.sweep_a, args.sweep_b, comparison_title(name_a, name_b, args.sweep_a, args.sweep_b),
-                                       comparison.figures(), report)
+    report = json.loads(
+        json.dumps(
+            {
+                "a": {"sweep": args.sweep_a, "name": name_a},
+                "b": {"sweep": args.sweep_b, "name": name_b},
+                **asdict(comparison),
+            }
+        )
+    )
+    run_id = tracker.record_comparison(
+        args.sweep_a,
+        args.sweep_b,
+        comparison_title(name_a, name_b, args.sweep_a, args.sweep_b),
+        comparison.figures(),
+        report,
+    )
     print(f"comparison run: {run_id} (experiment {tracker.experiment_id})")
 
 

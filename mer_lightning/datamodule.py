@@ -126,7 +126,11 @@ class MERDataModule(pl.LightningDataModule):
             self._stages[name] = self._tensors(clips, self.augment if name == "train" else None)
         log.info(
             "fold %s: %d train, %d val, %d test clips; %d skipped",
-            self.protocol.fold, len(self.split.train), len(self.split.val), len(self.split.test), len(self.skipped),
+            self.protocol.fold,
+            len(self.split.train),
+            len(self.split.val),
+            len(self.split.test),
+            len(self.skipped),
         )
 
     def _load(self) -> None:
@@ -139,7 +143,9 @@ class MERDataModule(pl.LightningDataModule):
         else:
             split = self.protocol.training_split(clips, self.held_out)
         self._compute([*split.train, *split.val, *split.test])
-        self.split = Split(*([c for c in part if c.uid in self._arrays] for part in (split.train, split.val, split.test)))
+        self.split = Split(
+            *([c for c in part if c.uid in self._arrays] for part in (split.train, split.val, split.test))
+        )
         self.clips = [*self.split.train, *self.split.val, *self.split.test]
         if not self.split.train:
             raise ValueError(f"fold {self.protocol.fold}: no training clips left after preprocessing")
@@ -153,8 +159,9 @@ class MERDataModule(pl.LightningDataModule):
         if missing:
             log.info("filling the cache: %d of %d clips to compute, under %s", missing, len(clips), self.cache.root)
         start = time.perf_counter()
-        bar = tqdm(clips, desc="filling the cache", unit="clip", leave=False,
-                   disable=not (missing and console.interactive()))
+        bar = tqdm(
+            clips, desc="filling the cache", unit="clip", leave=False, disable=not (missing and console.interactive())
+        )
         for clip in bar:
             try:
                 self._arrays[clip.uid] = self.cache.get_or_compute(clip, self.pipeline)
@@ -204,14 +211,19 @@ def _cached(cache: InputCache, clip: Clip) -> bool:
 
 
 def clip_tensors(
-    clips: Sequence[Clip], arrays: Sequence[dict[str, np.ndarray]], clip_ids: Sequence[int], pipeline: Pipeline,
+    clips: Sequence[Clip],
+    arrays: Sequence[dict[str, np.ndarray]],
+    clip_ids: Sequence[int],
+    pipeline: Pipeline,
     unit: str = "clip",
 ) -> dict[str, torch.Tensor]:
     """The items of these clips as a batch holds them: each pipeline output stacked (sequences padded, with their
     `length`), `label` and `clip_id`; with `unit="frame"`, one item per real frame. `mer-predict` builds its one clip's
     batch with it, so that a prediction is fed exactly as training and testing are."""
-    tensors = {"label": torch.tensor([c.label for c in clips], dtype=torch.long),
-               "clip_id": torch.tensor(list(clip_ids), dtype=torch.long)}
+    tensors = {
+        "label": torch.tensor([c.label for c in clips], dtype=torch.long),
+        "clip_id": torch.tensor(list(clip_ids), dtype=torch.long),
+    }
     for key in pipeline.outputs:
         tensors[key] = _stack([a[key] for a in arrays], padded=key in pipeline.sequences)
     if pipeline.sequences:
@@ -234,8 +246,10 @@ def _lengths(
         lengths["length"] = stacked[0]
     elif unit == "frame":
         bad = int((~agree).nonzero()[0])
-        raise ValueError(f"datamodule.unit=frame needs sequence inputs of one length; clip {clips[bad].uid} has "
-                         f"{ {key: int(value[bad]) for key, value in counts.items()} }")
+        raise ValueError(
+            f"datamodule.unit=frame needs sequence inputs of one length; clip {clips[bad].uid} has "
+            f"{ {key: int(value[bad]) for key, value in counts.items()} }"
+        )
     return lengths
 
 
@@ -269,7 +283,10 @@ def _frames(tensors: dict[str, torch.Tensor], sequences: Sequence[str]) -> dict[
     lengths = tensors["length"]
     clip_index = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
     frame_index = torch.cat([torch.arange(int(n)) for n in lengths])
-    frames = {key: value[clip_index, frame_index] if key in sequences else value[clip_index]
-              for key, value in tensors.items() if key not in {"length", *(f"{k}_length" for k in sequences)}}
+    frames = {
+        key: value[clip_index, frame_index] if key in sequences else value[clip_index]
+        for key, value in tensors.items()
+        if key not in {"length", *(f"{k}_length" for k in sequences)}
+    }
     frames["frame"] = frame_index
     return frames

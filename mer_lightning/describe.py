@@ -31,7 +31,9 @@ def _counts(clips: Sequence[Clip], by: str, classes: Sequence[str]) -> pd.DataFr
     table = pd.crosstab(
         pd.Series([getattr(c, by) for c in clips], name=by),
         pd.Categorical([classes[c.label] for c in clips], categories=list(classes), ordered=True),
-        margins=True, margins_name="total", dropna=False,
+        margins=True,
+        margins_name="total",
+        dropna=False,
     )
     table.columns.name = None
     return table
@@ -43,8 +45,13 @@ def _durations(clips: Sequence[Clip], frame_rates: dict[str, float | None]) -> p
     for dataset in sorted({c.dataset for c in clips}):
         frames = pd.Series([c.offset - c.onset + 1 for c in clips if c.dataset == dataset])
         fps = frame_rates.get(dataset)
-        row = {"fps": fps or "?", "clips": len(frames),
-               "frames min": frames.min(), "median": frames.median(), "max": frames.max()}
+        row = {
+            "fps": fps or "?",
+            "clips": len(frames),
+            "frames min": frames.min(),
+            "median": frames.median(),
+            "max": frames.max(),
+        }
         for key, value in (("ms min", frames.min()), ("ms median", frames.median()), ("ms max", frames.max())):
             row[key] = round(1000 * value / fps) if fps else "?"
         rows[dataset] = row
@@ -56,8 +63,10 @@ def _read(report: ReadReport, scheme: str) -> list[str]:
     lines = [f"read {what}: {path}" for what, path in report.sources.items()]
     for source in sorted({dataset for dataset, _ in report.dropped}):
         dropped = sorted(((n, e) for (d, e), n in report.dropped.items() if d == source), key=lambda x: (-x[0], x[1]))
-        lines.append(f"scheme {scheme} leaves out {sum(n for n, _ in dropped)} {source} clips: "
-                     + ", ".join(f"{emotion} {n}" for n, emotion in dropped))
+        lines.append(
+            f"scheme {scheme} leaves out {sum(n for n, _ in dropped)} {source} clips: "
+            + ", ".join(f"{emotion} {n}" for n, emotion in dropped)
+        )
     return lines
 
 
@@ -76,8 +85,11 @@ def describe(dataset: ClipDataset, skipped: Skipped | None = None) -> str:
         return "\n".join(lines)
     lines += ["", "clips per class:", _counts(clips, "dataset", classes).to_string()]
     lines += ["", "clips per subject:", _counts(clips, "subject", classes).to_string()]
-    lines += ["", "frames and durations, onset to offset:",
-              _durations(clips, dataset.frame_rates()).to_string(float_format=lambda v: f"{v:g}")]
+    lines += [
+        "",
+        "frames and durations, onset to offset:",
+        _durations(clips, dataset.frame_rates()).to_string(float_format=lambda v: f"{v:g}"),
+    ]
     repaired = [c for c in clips if c.repairs]
     per_dataset = pd.Series([c.dataset for c in repaired], dtype=str).value_counts().sort_index()
     by_dataset = ", ".join(f"{name} {count}" for name, count in per_dataset.items())
@@ -85,8 +97,11 @@ def describe(dataset: ClipDataset, skipped: Skipped | None = None) -> str:
     lines += [f"  {c.uid}: {'; '.join(c.repairs)}" for c in repaired]
     if isinstance(dataset, CompositeDataset) and dataset.members is not None:
         missing = dataset.missing_members
-        lines += ["", f"membership list {dataset.members}: {len(missing)} listed clips not in this copy (or dropped "
-                      f"by scheme {dataset.scheme.name})" + (":" if missing else "")]
+        lines += [
+            "",
+            f"membership list {dataset.members}: {len(missing)} listed clips not in this copy (or dropped "
+            f"by scheme {dataset.scheme.name})" + (":" if missing else ""),
+        ]
         lines += [f"  {uid}" for uid in missing]
     return "\n".join(lines)
 

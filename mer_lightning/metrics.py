@@ -89,15 +89,22 @@ def scores(y_true: Labels, y_pred: Labels, num_classes: int, present_only: bool 
     `y_true` (per-subject figures)."""
     matrix = confusion(y_true, y_pred, num_classes)
     labels = np.unique(np.asarray(y_true, dtype=int)) if present_only else None
-    return {"uf1": uf1(matrix, labels), "uar": uar(matrix, labels), "accuracy": accuracy(matrix),
-            "average_accuracy": average_accuracy(matrix, labels), "overall_accuracy": accuracy(matrix),
-            "n": int(matrix.sum())}
+    return {
+        "uf1": uf1(matrix, labels),
+        "uar": uar(matrix, labels),
+        "accuracy": accuracy(matrix),
+        "average_accuracy": average_accuracy(matrix, labels),
+        "overall_accuracy": accuracy(matrix),
+        "n": int(matrix.sum()),
+    }
 
 
 # --- how sure: subject-level bootstrap and the paired test -----------------------------------------------------------
 
 
-def subject_confusions(y_true: Labels, y_pred: Labels, subjects: Sequence[str] | np.ndarray, num_classes: int) -> np.ndarray:
+def subject_confusions(
+    y_true: Labels, y_pred: Labels, subjects: Sequence[str] | np.ndarray, num_classes: int
+) -> np.ndarray:
     """`(S, k, k)`: one confusion matrix per subject, subjects in sorted order."""
     names = np.asarray(subjects)
     true, pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
@@ -197,7 +204,14 @@ def paired_test(
         # Random swaps: the observed arrangement counts as one of them, so p is never 0 (Phipson & Smyth 2010).
         p_value = float(at_least.mean()) if exact else float((at_least.sum() + 1) / (len(swaps) + 1))
         tests[name] = PairedTest(
-            name, float(observed_a[name][0]), float(observed_b[name][0]), observed,
-            _percentiles(boot_a[name] - boot_b[name], level), p_value, count, exact, len(swaps),
+            name,
+            float(observed_a[name][0]),
+            float(observed_b[name][0]),
+            observed,
+            _percentiles(boot_a[name] - boot_b[name], level),
+            p_value,
+            count,
+            exact,
+            len(swaps),
         )
     return tests

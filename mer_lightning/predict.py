@@ -66,8 +66,9 @@ def frame_files(clip: Path, work_dir: Path) -> list[Path]:
         cv2.imwrite(str(frames[-1]), image)
     video.release()
     if not frames:
-        raise settings.SettingError(f"setting clip={str(clip)!r}: not a folder of frames, and no video frame could be "
-                                    "read from it")
+        raise settings.SettingError(
+            f"setting clip={str(clip)!r}: not a folder of frames, and no video frame could be read from it"
+        )
     return frames
 
 
@@ -94,7 +95,9 @@ def key_frames(frames: list[Path], onset: int | None, apex: int | None, offset: 
     if apex is None:
         return KeyFrames(onset, onset + int(np.argmax(scores)), offset, True, scores)
     if not isinstance(apex, int) or not onset <= apex <= offset:
-        raise settings.SettingError(f"setting apex={apex!r}: must be a frame position in onset..offset ({onset}..{offset})")
+        raise settings.SettingError(
+            f"setting apex={apex!r}: must be a frame position in onset..offset ({onset}..{offset})"
+        )
     return KeyFrames(onset, apex, offset, False, scores)
 
 
@@ -115,8 +118,9 @@ class Predictor:
         batch = clip_tensors([clip], [arrays], [0], self.pipeline, self.unit)
         if self.task is None:
             keys = list(self.stage.model.input_keys)
-            net = instantiate(self.stage.model.net)(in_chans=channels(batch[keys[0]].shape[1:]),
-                                                    num_classes=len(self.class_names))
+            net = instantiate(self.stage.model.net)(
+                in_chans=channels(batch[keys[0]].shape[1:]), num_classes=len(self.class_names)
+            )
             load_weights(net, self.weights)
             self.task = instantiate(self.stage.task, net=net, input_keys=keys, class_names=self.class_names)
             self.task.eval()
@@ -138,8 +142,9 @@ def predictors(cfg: DictConfig) -> list[Predictor]:
             found.append(Predictor(stage.cfg, trained.weights, trained.class_names, fold))
         return found
     if cfg.checkpoint is None:
-        raise settings.SettingError("mer-predict needs trained weights: from_sweep=SWEEP_ID (optionally fold=NAME) "
-                                    "or checkpoint=PATH")
+        raise settings.SettingError(
+            "mer-predict needs trained weights: from_sweep=SWEEP_ID (optionally fold=NAME) or checkpoint=PATH"
+        )
     weights = settings.check_file("checkpoint", cfg.checkpoint)
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     stage = compose_stages(resolved)[-1]
@@ -161,8 +166,9 @@ def predict(cfg: DictConfig) -> dict:
         frames = frame_files(source, Path(work))
         keys = key_frames(frames, cfg.onset, cfg.apex, cfg.offset, cfg.apex_motion)
         name = source.stem if source.is_file() else source.name
-        clip = Clip("mer-predict", name, name, tuple(frames), keys.onset, keys.apex, keys.offset, "", 0,
-                    source_subject=name)
+        clip = Clip(
+            "mer-predict", name, name, tuple(frames), keys.onset, keys.apex, keys.offset, "", 0, source_subject=name
+        )
         inputs: dict[str, dict[str, np.ndarray]] = {}  # one computation per distinct preprocessing
         each = {}
         for net in nets:
@@ -175,7 +181,10 @@ def predict(cfg: DictConfig) -> dict:
     result = {
         "clip": str(source),
         "frames": len(frames),
-        "onset": keys.onset, "apex": keys.apex, "offset": keys.offset, "apex_spotted": keys.spotted,
+        "onset": keys.onset,
+        "apex": keys.apex,
+        "offset": keys.offset,
+        "apex_spotted": keys.spotted,
         "classes": classes,
         "probabilities": {c: float(p) for c, p in zip(classes, probabilities)},
         "predicted": predicted,
@@ -185,14 +194,27 @@ def predict(cfg: DictConfig) -> dict:
     output = Path(cfg.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     (output / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    what = f"sweep {cfg.from_sweep}" + (f", fold {cfg.fold}" if cfg.fold else f", {len(nets)} folds averaged") \
-        if cfg.from_sweep else Path(str(cfg.checkpoint)).name
-    figure = prediction_figure(images, keys.motion, keys.onset, keys.apex, keys.spotted, probabilities, classes,
-                               title=f"{name}: {predicted} ({what})")
+    what = (
+        f"sweep {cfg.from_sweep}" + (f", fold {cfg.fold}" if cfg.fold else f", {len(nets)} folds averaged")
+        if cfg.from_sweep
+        else Path(str(cfg.checkpoint)).name
+    )
+    figure = prediction_figure(
+        images,
+        keys.motion,
+        keys.onset,
+        keys.apex,
+        keys.spotted,
+        probabilities,
+        classes,
+        title=f"{name}: {predicted} ({what})",
+    )
     figure.savefig(output / f"{name}.png", dpi=100)
     ranked = sorted(result["probabilities"].items(), key=lambda item: -item[1])
-    print(f"{name}: {predicted} ({', '.join(f'{c} {p:.3f}' for c, p in ranked)}); {what}; key frames "
-          f"{keys.onset}/{keys.apex}/{keys.offset}{' (apex spotted)' if keys.spotted else ''}")
+    print(
+        f"{name}: {predicted} ({', '.join(f'{c} {p:.3f}' for c, p in ranked)}); {what}; key frames "
+        f"{keys.onset}/{keys.apex}/{keys.offset}{' (apex spotted)' if keys.spotted else ''}"
+    )
     print(f"wrote {output / f'{name}.json'} and {output / f'{name}.png'}")
     return result
 

@@ -25,8 +25,10 @@ def main(cfg: DictConfig) -> None:
     cache = InputCache(cfg.datamodule.cache_dir, pipeline.settings)
     report = fill_cache(clips, pipeline, cache, workers=cfg.workers, on_error=cfg.on_error)
     skipped = {**(unreadable or {}), **report.skipped}
-    print(f"{len(clips) + len(unreadable or {})} clips: {report.computed} computed, {report.cached} already cached, "
-          f"{len(skipped)} skipped; cache entries in {cache.root}")
+    print(
+        f"{len(clips) + len(unreadable or {})} clips: {report.computed} computed, {report.cached} already cached, "
+        f"{len(skipped)} skipped; cache entries in {cache.root}"
+    )
     for where, reason in skipped.items():
         print(f"skipped {where}: {reason}")
 

@@ -102,7 +102,9 @@ class LeaveOneSubjectOut(Protocol):
         test_subject = resolve_subject(str(self.test_subject), clips)
         others = sorted({c.subject for c in clips} - {test_subject})
         if self.val_subjects >= len(others):
-            raise ValueError(f"protocol.val_subjects={self.val_subjects} leaves no training subject ({len(others)} left)")
+            raise ValueError(
+                f"protocol.val_subjects={self.val_subjects} leaves no training subject ({len(others)} left)"
+            )
         val = set(random.Random(self.seed).sample(others, self.val_subjects))
         return Split(
             train=[c for c in clips if c.subject not in val and c.subject != test_subject],
@@ -121,7 +123,9 @@ def _sample(items: Sequence[str], count: int, seed: int, what: str) -> set[str]:
 def _hold_out_subjects(train: list[Clip], test: list[Clip], val_subjects: int, seed: int) -> Split:
     """A split whose validation subjects come from the training side only."""
     val = _sample(sorted({c.subject for c in train}), val_subjects, seed, "subjects")
-    return Split(train=[c for c in train if c.subject not in val], val=[c for c in train if c.subject in val], test=test)
+    return Split(
+        train=[c for c in train if c.subject not in val], val=[c for c in train if c.subject in val], test=test
+    )
 
 
 def resolve_clip(name: str, clips: Sequence[Clip]) -> str:
@@ -164,8 +168,9 @@ class LeaveOneVideoOut(Protocol):
 
     def split(self, clips: Sequence[Clip]) -> Split:
         if self.test_clip is None:
-            raise ValueError("protocol.test_clip is not set: name one clip for a single fold, or run the whole LOVO "
-                             "sweep with -m")
+            raise ValueError(
+                "protocol.test_clip is not set: name one clip for a single fold, or run the whole LOVO sweep with -m"
+            )
         test_uid = resolve_clip(str(self.test_clip), clips)
         others = [c.uid for c in clips if c.uid != test_uid]
         val = _sample(others, self.val_clips, self.seed, "clips")
@@ -215,12 +220,15 @@ class LeaveOneDatasetOut(Protocol):
 
     def split(self, clips: Sequence[Clip]) -> Split:
         if self.test_dataset is None:
-            raise ValueError("protocol.test_dataset is not set: name one dataset for a single fold, or run the whole "
-                             f"sweep with -m (datasets: {sorted({c.dataset for c in clips})})")
+            raise ValueError(
+                "protocol.test_dataset is not set: name one dataset for a single fold, or run the whole "
+                f"sweep with -m (datasets: {sorted({c.dataset for c in clips})})"
+            )
         _check_datasets([self.test_dataset], clips, "test_dataset")
         train = [c for c in clips if c.dataset != self.test_dataset]
-        return _hold_out_subjects(train, [c for c in clips if c.dataset == self.test_dataset], self.val_subjects,
-                                  self.seed)
+        return _hold_out_subjects(
+            train, [c for c in clips if c.dataset == self.test_dataset], self.val_subjects, self.seed
+        )
 
 
 class HoldOut(Protocol):
@@ -259,8 +267,9 @@ class HoldOut(Protocol):
         _check_datasets(self.train_datasets, clips, "train_datasets")
         _check_datasets(self.test_datasets, clips, "test_datasets")
         train = [c for c in clips if c.dataset in self.train_datasets]
-        return _hold_out_subjects(train, [c for c in clips if c.dataset in self.test_datasets], self.val_subjects,
-                                  self.seed)
+        return _hold_out_subjects(
+            train, [c for c in clips if c.dataset in self.test_datasets], self.val_subjects, self.seed
+        )
 
 
 PAIR = "_to_"
@@ -298,8 +307,10 @@ class CrossDataset(Protocol):
 
     def split(self, clips: Sequence[Clip]) -> Split:
         if self.pair is None:
-            raise ValueError("protocol.pair is not set: name one pair (protocol.pair=casme2_to_samm), or run the whole "
-                             f"matrix with -m (pairs: {self.folds(clips)})")
+            raise ValueError(
+                "protocol.pair is not set: name one pair (protocol.pair=casme2_to_samm), or run the whole "
+                f"matrix with -m (pairs: {self.folds(clips)})"
+            )
         if str(self.pair).count(PAIR) != 1:
             raise ValueError(f"protocol.pair={self.pair!r}: name it TRAIN{PAIR}TEST (e.g. casme2{PAIR}samm)")
         train, test = str(self.pair).split(PAIR)

@@ -36,8 +36,10 @@ class EpisodicBatchSampler:
         classes, counts = torch.unique(labels, return_counts=True)
         ways = len(classes) if ways is None else ways
         if ways < 2:
-            raise ValueError(f"datamodule.batch_sampler: an episode needs ways >= 2 classes, got {ways} (training "
-                             f"classes present: {classes.tolist()})")
+            raise ValueError(
+                f"datamodule.batch_sampler: an episode needs ways >= 2 classes, got {ways} (training "
+                f"classes present: {classes.tolist()})"
+            )
         eligible = classes[counts >= shots + queries]
         if len(eligible) < ways:
             scarce = {int(c): int(n) for c, n in zip(classes, counts) if n < shots + queries}

@@ -42,10 +42,18 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]
 
 def mlflow_command(args: argparse.Namespace, passed_on: list[str]) -> list[str]:
     return [
-        sys.executable, "-m", "mlflow", "server",
-        "--host", args.host, "--port", str(args.port),
-        "--backend-store-uri", args.backend_store_uri,
-        "--artifacts-destination", args.artifacts_destination,
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--backend-store-uri",
+        args.backend_store_uri,
+        "--artifacts-destination",
+        args.artifacts_destination,
         *passed_on,
     ]
 

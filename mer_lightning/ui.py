@@ -31,8 +31,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=1, help="server processes (MLflow's own default: 4)")
-    parser.add_argument("--tracking-uri", default=None,
-                        help="the MLflow store (default: $MER_TRACKING_URI, else $MER_ROOT/mlruns/mlflow.db)")
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="the MLflow store (default: $MER_TRACKING_URI, else $MER_ROOT/mlruns/mlflow.db)",
+    )
     args = parser.parse_args()
     uri = store.tracking_uri(args.tracking_uri)
     database = store.sqlite_path(uri)
@@ -42,13 +45,28 @@ def main() -> None:
         if database.is_file():
             experiment = open_in_training_view(uri)
     print(store.describe(uri), flush=True)
-    print(f"MLflow UI: {page(experiment, host=args.host, port=args.port)} (once Uvicorn says it is running)", flush=True)
+    print(
+        f"MLflow UI: {page(experiment, host=args.host, port=args.port)} (once Uvicorn says it is running)", flush=True
+    )
     mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which("mlflow")
     if mlflow is None:
         sys.exit("mer-ui: the `mlflow` command is not installed beside this Python")
     os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    os.execv(mlflow, [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port),
-                      "--workers", str(args.workers)])
+    os.execv(
+        mlflow,
+        [
+            mlflow,
+            "ui",
+            "--backend-store-uri",
+            uri,
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--workers",
+            str(args.workers),
+        ],
+    )
 
 
 if __name__ == "__main__":

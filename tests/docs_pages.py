@@ -55,7 +55,7 @@ def write_files(page: str, folder: Path) -> list[Path]:
             path.write_text(block.code)
             written.append(path)
     if not written:
-        raise AssertionError(f"docs/{page} has no file blocks (```lang title=\"path\"```)")
+        raise AssertionError(f'docs/{page} has no file blocks (```lang title="path"```)')
     return written
 
 
@@ -97,10 +97,16 @@ def run_command(line: str, folder: Path, extra: list[str], timeout: int = 900) -
         name, value = words.pop(0).split("=", 1)
         env[name] = str((folder / value).resolve()) if name == "PYTHONPATH" else value
     program, *args = words
-    argv = [sys.executable, *args] if program == "python" else [sys.executable, "-m", ENTRY_POINTS[program], *args, *extra]
+    argv = (
+        [sys.executable, *args] if program == "python" else [sys.executable, "-m", ENTRY_POINTS[program], *args, *extra]
+    )
     result = subprocess.run(
         argv,
-        cwd=folder, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
         raise AssertionError(f"docs command `{line}` failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")

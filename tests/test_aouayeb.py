@@ -34,8 +34,9 @@ def test_every_experiment_composes_and_builds_each_stage(experiment):
         channels = 1 if stage.cfg.preprocessing.steps.regions.grey else 3
         net = instantiate(stage.cfg.model.net)(in_chans=channels, num_classes=len(dataset.class_names))
         assert net.encoder.names == SIX
-        task = instantiate(stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys),
-                           class_names=dataset.class_names)
+        task = instantiate(
+            stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys), class_names=dataset.class_names
+        )
         task.freeze(stage.freeze)
         size = list(stage.cfg.preprocessing.steps.regions.size)
         frames = torch.rand(2, 3, 6, channels, *size)
@@ -63,21 +64,31 @@ def reference_regions(clip, num_frames, kind, names, size, grey):
     ("kind", "names"), [("landmarks", ["mouth", "right_eye", "left_brow"]), ("aouayeb", ["mouth", "nose"])]
 )
 def test_the_regions_a_batch_carries_are_those_configured_in_their_order(kind, names):
-    overrides = ["experiment=aouayeb", *TINY_SET, "protocol.test_subject=sub02",
-                 f"preprocessing.steps.regions.kind={kind}", f"preprocessing.steps.regions.names=[{','.join(names)}]"]
+    overrides = [
+        "experiment=aouayeb",
+        *TINY_SET,
+        "protocol.test_subject=sub02",
+        f"preprocessing.steps.regions.kind={kind}",
+        f"preprocessing.steps.regions.names=[{','.join(names)}]",
+    ]
     cfg = composed(*overrides)
     cnn, lstm = compose_stages(cfg)
     steps = lstm.cfg.preprocessing.steps
     for stage in (cnn, lstm):
         assert list(stage.cfg.model.net.encoder.regions) == names  # the nets follow the preprocessing
-        datamodule = instantiate(stage.cfg.datamodule, dataset=instantiate(stage.cfg.dataset),
-                                 pipeline=instantiate(stage.cfg.preprocessing), protocol=instantiate(cfg.protocol))
+        datamodule = instantiate(
+            stage.cfg.datamodule,
+            dataset=instantiate(stage.cfg.dataset),
+            pipeline=instantiate(stage.cfg.preprocessing),
+            protocol=instantiate(cfg.protocol),
+        )
         datamodule.setup("fit")
         batch = next(iter(datamodule.train_dataloader()))
         for item in range(3):
             clip = datamodule.clips[int(batch["clip_id"][item])]
-            expected = reference_regions(clip, steps.frames.num_frames, kind, names, list(steps.regions.size),
-                                         steps.regions.grey)
+            expected = reference_regions(
+                clip, steps.frames.num_frames, kind, names, list(steps.regions.size), steps.regions.grey
+            )
             if steps.get("relative"):  # what moved since the onset, the first frame loaded
                 assert steps.relative.frame == "onset"
                 expected = expected - expected[0]
@@ -92,8 +103,16 @@ def test_the_regions_a_batch_carries_are_those_configured_in_their_order(kind, n
 @pytest.mark.slow
 @pytest.mark.parametrize("freeze", ["[encoder]", "[]"])
 def test_the_lstm_stage_starts_from_the_cnn_stages_encoder_frozen_or_not(tmp_path, freeze):
-    run_cli("mer_lightning.train", "experiment=aouayeb", *TINY_SET, "protocol.test_subject=sub02",
-            "stages.cnn.trainer.max_epochs=1", "trainer.max_epochs=1", f"stages.lstm.freeze={freeze}", root=tmp_path)
+    run_cli(
+        "mer_lightning.train",
+        "experiment=aouayeb",
+        *TINY_SET,
+        "protocol.test_subject=sub02",
+        "stages.cnn.trainer.max_epochs=1",
+        "trainer.max_epochs=1",
+        f"stages.lstm.freeze={freeze}",
+        root=tmp_path,
+    )
     client = store(tmp_path)
     (fold,) = runs(client, "fold")
     stages = sorted(runs(client, "stage"), key=lambda r: int(r.data.tags["mer.stage_index"]))

@@ -42,14 +42,34 @@ def stored(module, stage, batch, key):
 
 @pytest.fixture
 def datamodule_factory(tmp_path):
-    clips = [write_clip(tmp_path / f"{s}_{i}", num_frames=3, onset=0, apex=1, offset=2, height=32, width=32,
-                        subject=s, clip_id=f"EP{i:02d}", label=i % 3)
-             for s in ("sub01", "sub02") for i in range(6)]
+    clips = [
+        write_clip(
+            tmp_path / f"{s}_{i}",
+            num_frames=3,
+            onset=0,
+            apex=1,
+            offset=2,
+            height=32,
+            width=32,
+            subject=s,
+            clip_id=f"EP{i:02d}",
+            label=i % 3,
+        )
+        for s in ("sub01", "sub02")
+        for i in range(6)
+    ]
     pipeline = Pipeline({"streams": Streams()}, outputs=["flow", "diff", "seq", "small"])
 
     def make(augment):
-        module = MERDataModule(TinyDataset(clips), pipeline, LeaveOneSubjectOut("sub02"), str(tmp_path / "cache"),
-                               batch_size=6, eval_batch_size=6, augment=augment)
+        module = MERDataModule(
+            TinyDataset(clips),
+            pipeline,
+            LeaveOneSubjectOut("sub02"),
+            str(tmp_path / "cache"),
+            batch_size=6,
+            eval_batch_size=6,
+            augment=augment,
+        )
         module.setup("fit")
         return module
 
@@ -72,8 +92,9 @@ def test_images_of_another_size_get_the_same_random_draws(datamodule_factory):
     torch.manual_seed(1)
     batch = next(iter(module.train_dataloader()))
     flips = []
-    for source, small, row in zip(stored(module, "train", batch, "flow"), stored(module, "train", batch, "small"),
-                                  range(len(batch["clip_id"]))):
+    for source, small, row in zip(
+        stored(module, "train", batch, "flow"), stored(module, "train", batch, "small"), range(len(batch["clip_id"]))
+    ):
         for dims in ((), (2,), (1,), (1, 2)):
             if torch.equal(batch["flow"][row], source.flip(dims) if dims else source):
                 flips.append(dims)

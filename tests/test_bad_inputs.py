@@ -78,16 +78,22 @@ def _(tmp_path):
     return failure(lambda: casme2_clips(root))
 
 
-@case("two_sheets", r"2 annotation sheets match 'CASME2-coding-\*.xlsx' under .*CASME2: CASME2-coding-20190701.xlsx, "
-                    r"CASME2-coding-synthetic.xlsx; choose one with dataset.sheet=CASME2-coding-synthetic.xlsx")
+@case(
+    "two_sheets",
+    r"2 annotation sheets match 'CASME2-coding-\*.xlsx' under .*CASME2: CASME2-coding-20190701.xlsx, "
+    r"CASME2-coding-synthetic.xlsx; choose one with dataset.sheet=CASME2-coding-synthetic.xlsx",
+)
 def _(tmp_path):
     root = casme2(tmp_path)
     shutil.copy(root / CASME2_SHEET, root / "CASME2-coding-20190701.xlsx")
     return failure(lambda: casme2_clips(root))
 
 
-@case("old_excel_without_reader", r"CASME2-coding-synthetic.xlsx: an old Excel \(97-2003, .xls\) workbook, whatever its "
-                                  r"name says; reading it needs the package python-calamine")
+@case(
+    "old_excel_without_reader",
+    r"CASME2-coding-synthetic.xlsx: an old Excel \(97-2003, .xls\) workbook, whatever its "
+    r"name says; reading it needs the package python-calamine",
+)
 def _(tmp_path):
     root = casme2(tmp_path)
     (root / CASME2_SHEET).write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))  # an OLE2 (.xls) header
@@ -117,9 +123,12 @@ def _(tmp_path):
     return failure(lambda: reader("smic_e", root).clips())
 
 
-@case("renamed_column", r"no header row in its first 20 rows holds the columns \['Estimated Emotion'\] "
-                        r"\(dataset.columns.emotion='Estimated Emotion'\); the closest, row 1, holds \['Subject', "
-                        r"'Filename', 'OnsetFrame', 'ApexFrame', 'OffsetFrame', 'Action Units', 'Emotion'\]")
+@case(
+    "renamed_column",
+    r"no header row in its first 20 rows holds the columns \['Estimated Emotion'\] "
+    r"\(dataset.columns.emotion='Estimated Emotion'\); the closest, row 1, holds \['Subject', "
+    r"'Filename', 'OnsetFrame', 'ApexFrame', 'OffsetFrame', 'Action Units', 'Emotion'\]",
+)
 def _(tmp_path):
     root = casme2(tmp_path)
     sheet = pd.read_excel(root / CASME2_SHEET, dtype=object).rename(columns={"Estimated Emotion": "Emotion"})
@@ -141,16 +150,22 @@ def _(tmp_path):
     return failure(lambda: casme2_clips(root))
 
 
-@case("duplicate_rows", r"CASME2-coding-synthetic.xlsx: rows 2 and 3 are both subject '01', clip 'EP01_01': delete "
-                        r"the wrong one")
+@case(
+    "duplicate_rows",
+    r"CASME2-coding-synthetic.xlsx: rows 2 and 3 are both subject '01', clip 'EP01_01': delete "
+    r"the wrong one",
+)
 def _(tmp_path):
     root = casme2(tmp_path)
     edit_sheet(root / CASME2_SHEET, {"Subject": "01", "Filename": "EP01_02"}, {"Filename": "EP01_01"})
     return failure(lambda: casme2_clips(root))
 
 
-@case("unknown_emotion", r"CASME2-coding-synthetic.xlsx, row 2: emotion 'joy' is not in class scheme 'casme2_5' "
-                         r"\(known: \[")
+@case(
+    "unknown_emotion",
+    r"CASME2-coding-synthetic.xlsx, row 2: emotion 'joy' is not in class scheme 'casme2_5' "
+    r"\(known: \[",
+)
 def _(tmp_path):
     root = casme2(tmp_path)
     edit_sheet(root / CASME2_SHEET, FIRST, {"Estimated Emotion": "joy"})
@@ -164,17 +179,23 @@ def _(tmp_path):
     return failure(lambda: casme2_clips(root, "dataset.clip_glob=null"))
 
 
-@case("folder_without_row", r"CASME2-coding-synthetic.xlsx: clip folders with no sheet row: "
-                            r"CASME2_RAW_selected/sub01/EP09_09 \(under .*; a copy with extra folders can set "
-                            r"dataset.clip_glob=null\)")
+@case(
+    "folder_without_row",
+    r"CASME2-coding-synthetic.xlsx: clip folders with no sheet row: "
+    r"CASME2_RAW_selected/sub01/EP09_09 \(under .*; a copy with extra folders can set "
+    r"dataset.clip_glob=null\)",
+)
 def _(tmp_path):
     root = casme2(tmp_path)
     shutil.copytree(first_folder(root), first_folder(root).with_name("EP09_09"))
     return failure(lambda: casme2_clips(root))
 
 
-@case("no_frames", r"row 2: no frames matching '\^\(\?:reg_\)\?img\(\\d\+\)\\.jpg\$' \(dataset.frame_regex\) in "
-                   r".*sub01/EP01_01")
+@case(
+    "no_frames",
+    r"row 2: no frames matching '\^\(\?:reg_\)\?img\(\\d\+\)\\.jpg\$' \(dataset.frame_regex\) in "
+    r".*sub01/EP01_01",
+)
 def _(tmp_path):
     root = casme2(tmp_path)
     for frame in first_folder(root).glob("*.jpg"):
@@ -258,24 +279,33 @@ def _(tmp_path):
     return f"{clip.num_frames} frames, from {clip.frames[0].name}"  # found: the frame pattern ignores case
 
 
-@case("name_not_matching_its_pattern", r"row \d+: clip 'disgust1-1' does not match '\^\(\?P<video_name>\[\^_\]\+\)_' "
-                                       r"\(dataset.patterns.clip\)")
+@case(
+    "name_not_matching_its_pattern",
+    r"row \d+: clip 'disgust1-1' does not match '\^\(\?P<video_name>\[\^_\]\+\)_' "
+    r"\(dataset.patterns.clip\)",
+)
 def _(tmp_path):
     root = write("casme_sq", tmp_path / "CASME_sq")
     edit_sheet(root / "CAS(ME)^2code_final.xlsx", {0: 1, 1: "disgust1_1"}, {1: "disgust1-1"})
     return failure(lambda: reader("casme_sq", root).clips())
 
 
-@case("name_not_in_a_naming_tab", r"row \d+: video_name 'anger1' is not in tab 2 of .*\(column 1; "
-                                  r"dataset.lookups.video_code\)")
+@case(
+    "name_not_in_a_naming_tab",
+    r"row \d+: video_name 'anger1' is not in tab 2 of .*\(column 1; "
+    r"dataset.lookups.video_code\)",
+)
 def _(tmp_path):
     root = write("casme_sq", tmp_path / "CASME_sq")
     edit_sheet(root / "CAS(ME)^2code_final.xlsx", {0: 1, 1: "disgust1_1"}, {1: "anger1_1"})
     return failure(lambda: reader("casme_sq", root).clips())
 
 
-@case("folder_not_matching_its_pattern", r"clip folder .*micro/negative/clip7: its path 'HS/s1/micro/negative/clip7' "
-                                         r"does not match dataset.path_regex")
+@case(
+    "folder_not_matching_its_pattern",
+    r"clip folder .*micro/negative/clip7: its path 'HS/s1/micro/negative/clip7' "
+    r"does not match dataset.path_regex",
+)
 def _(tmp_path):
     root = write("smic", tmp_path / "SMIC")
     shutil.copytree(root / "HS/s1/micro/negative/s1_ne_01", root / "HS/s1/micro/negative/clip7")
@@ -289,8 +319,11 @@ def _(tmp_path):
     return failure(lambda: reader("ckplus", root).clips())
 
 
-@case("landmark_files_missing", r"S001_002_00000003_emotion.txt: landmark files \['S001_002_00000002_landmarks.txt'\] "
-                                r"missing from .*Landmarks/S001/002 \(1 of 3; or set dataset.landmarks=null\)")
+@case(
+    "landmark_files_missing",
+    r"S001_002_00000003_emotion.txt: landmark files \['S001_002_00000002_landmarks.txt'\] "
+    r"missing from .*Landmarks/S001/002 \(1 of 3; or set dataset.landmarks=null\)",
+)
 def _(tmp_path):
     root = write("ckplus", tmp_path / "CK+")
     (root / "Landmarks/S001/002/S001_002_00000002_landmarks.txt").unlink()
@@ -304,8 +337,15 @@ def _(tmp_path):
     folder.mkdir(parents=True)
     for number in range(1, 31):
         (folder / f"image{number:06d}.jpg").touch()
-    row = {"Subject": 1, "Filename": "s1_ne_01", "OnsetF": 2, "OffsetF": 9, "Onset2F": 20, "Offset2F": None,
-           "Emotion": "negative"}
+    row = {
+        "Subject": 1,
+        "Filename": "s1_ne_01",
+        "OnsetF": 2,
+        "OffsetF": 9,
+        "Onset2F": 20,
+        "Offset2F": None,
+        "Emotion": "negative",
+    }
     write_xlsx(root / "SMIC-E_annotation.xlsx", {"HS": pd.DataFrame([row])})
     return failure(lambda: reader("smic_e", root).clips())
 
@@ -317,8 +357,9 @@ def megc2019(tmp_path: Path, members: str):
     roots = {layout: write(layout, tmp_path / layout) for layout in ("casme2", "samm", "smic")}
     path = tmp_path / "list.csv"
     path.write_text(members)
-    return reader("megc2019", None, *(f"dataset.datasets.{k}.root={v}" for k, v in roots.items()),
-                  f"dataset.members={path}")
+    return reader(
+        "megc2019", None, *(f"dataset.datasets.{k}.root={v}" for k, v in roots.items()), f"dataset.members={path}"
+    )
 
 
 @case("list_missing", r"membership list .*/absent.csv not found \(dataset.members\)")
@@ -328,8 +369,11 @@ def _(tmp_path):
     return failure(dataset.clips)
 
 
-@case("list_of_another_dataset", r"list.csv: datasets \['mmew'\] are not members of 'megc2019' \(\['casme2', 'samm', "
-                                 r"'smic'\]\)")
+@case(
+    "list_of_another_dataset",
+    r"list.csv: datasets \['mmew'\] are not members of 'megc2019' \(\['casme2', 'samm', "
+    r"'smic'\]\)",
+)
 def _(tmp_path):
     return failure(megc2019(tmp_path, "dataset,subject,clip\nmmew,s1,x\n").clips)
 
@@ -339,8 +383,11 @@ def _(tmp_path):
     return failure(megc2019(tmp_path, "data,subject,video\ncasme2,sub01,EP01_01\n").clips)
 
 
-@case("list_matching_no_clip", r"list.csv: none of its 1 samm clips is among the \d+ this copy has: it lists e.g. "
-                               r"samm/6/SAMM_006_1_1 \(dataset/subject/clip\), the copy has e.g. samm/006/006_1_\d")
+@case(
+    "list_matching_no_clip",
+    r"list.csv: none of its 1 samm clips is among the \d+ this copy has: it lists e.g. "
+    r"samm/6/SAMM_006_1_1 \(dataset/subject/clip\), the copy has e.g. samm/006/006_1_\d",
+)
 def _(tmp_path):
     return failure(megc2019(tmp_path, "samm,6,SAMM_006_1_1\n").clips)
 
@@ -411,8 +458,11 @@ def _(tmp_path):
     return failure(lambda: LoadFrames(span="clip")({"clip": clip}))
 
 
-@case("landmarks_of_the_wrong_shape", r"landmarks .*landmarks.npy: expected \(68, 2\) or \(T, 68, 2\) points, got "
-                                      r"\(8, 5, 2\)")
+@case(
+    "landmarks_of_the_wrong_shape",
+    r"landmarks .*landmarks.npy: expected \(68, 2\) or \(T, 68, 2\) points, got "
+    r"\(8, 5, 2\)",
+)
 def _(tmp_path):
     clip = write_clip(tmp_path / "clip")
     np.save(clip.landmarks, np.zeros((8, 5, 2)))
@@ -458,8 +508,9 @@ def test_under_on_error_skip_every_clip_fault_is_left_out_and_listed(tmp_path):
     third.frames[third.onset + 1].unlink()
     skipped: dict[str, str] = {}
     clips = reader("casme2", root).clips(skipped)
-    assert sorted(c.uid for c in everything) == sorted([*(c.uid for c in clips), "casme2/sub01/EP01_01",
-                                                        "casme2/sub01/EP01_02", third.uid])
+    assert sorted(c.uid for c in everything) == sorted(
+        [*(c.uid for c in clips), "casme2/sub01/EP01_01", "casme2/sub01/EP01_02", third.uid]
+    )
     assert len(skipped) == 4
     reasons = "\n".join(skipped.values())
     assert "empty field subject" in reasons and "emotion 'joy'" in reasons and f"{third.uid.split('/')[-1]}" in reasons
@@ -472,22 +523,46 @@ def test_under_on_error_skip_every_clip_fault_is_left_out_and_listed(tmp_path):
 def test_the_command_line_tools_print_one_clean_message(tmp_path):
     root = write("casme2", tmp_path / "CASME2")
     (root / CASME2_SHEET).unlink()
-    for module, args in (("mer_lightning.describe", ["describe"]), ("mer_lightning.preprocess_cli", []),
-                         ("mer_lightning.train", ["protocol.test_subject=sub01"])):
+    for module, args in (
+        ("mer_lightning.describe", ["describe"]),
+        ("mer_lightning.preprocess_cli", []),
+        ("mer_lightning.train", ["protocol.test_subject=sub01"]),
+    ):
         result = run_cli(module, *args, "dataset=casme2", f"dataset.root={root}", root=tmp_path, check=False)
         assert result.returncode == 1, (module, result.stderr[-2000:])
         assert f"no annotation sheet matching 'CASME2-coding-*.xlsx' under {root} (set dataset.sheet)" in result.stderr
         assert "Traceback" not in result.stderr, (module, result.stderr[-2000:])
-    full = run_cli("mer_lightning.describe", "describe", "dataset=casme2", f"dataset.root={root}", root=tmp_path,
-                   check=False, env={"HYDRA_FULL_ERROR": "1"})
+    full = run_cli(
+        "mer_lightning.describe",
+        "describe",
+        "dataset=casme2",
+        f"dataset.root={root}",
+        root=tmp_path,
+        check=False,
+        env={"HYDRA_FULL_ERROR": "1"},
+    )
     assert full.returncode == 1 and "Traceback" in full.stderr and "DataError: no annotation sheet" in full.stderr
 
 
 @pytest.mark.slow
 def test_a_sweep_lists_its_failed_folds_with_their_clean_messages(tmp_path, tiny_overrides):
-    generated = run_cli("mer_lightning.synth", str(tmp_path / "data" / "synthetic"), "--subjects", "3",
-                        "--clips-per-subject", "6", "--min-frames", "6", "--max-frames", "8", "--height", "64",
-                        "--width", "64", root=tmp_path)
+    generated = run_cli(
+        "mer_lightning.synth",
+        str(tmp_path / "data" / "synthetic"),
+        "--subjects",
+        "3",
+        "--clips-per-subject",
+        "6",
+        "--min-frames",
+        "6",
+        "--max-frames",
+        "8",
+        "--height",
+        "64",
+        "--width",
+        "64",
+        root=tmp_path,
+    )
     assert generated.returncode == 0
     folder = tmp_path / "data" / "synthetic" / "CASME2_RAW_selected" / "sub02" / "EP01_01"
     for frame in folder.glob("img*.jpg"):  # every frame of one clip truncated: every fold reads it
@@ -495,6 +570,9 @@ def test_a_sweep_lists_its_failed_folds_with_their_clean_messages(tmp_path, tiny
     result = run_cli("mer_lightning.train", "-m", *tiny_overrides, "trainer.max_epochs=1", root=tmp_path, check=False)
     assert result.returncode == 1
     assert "3 fold job(s) failed" in result.stderr
-    assert re.search(rf"InputError: clip synthetic/sub02/EP01_01: image {folder}/img\d+.jpg is damaged: Premature end "
-                     "of JPEG file", result.stderr)
+    assert re.search(
+        rf"InputError: clip synthetic/sub02/EP01_01: image {folder}/img\d+.jpg is damaged: Premature end "
+        "of JPEG file",
+        result.stderr,
+    )
     assert "Traceback" not in result.stderr

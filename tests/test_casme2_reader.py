@@ -24,8 +24,15 @@ def write_release(root: Path, rows: list[dict], frames: dict[tuple[str, str], ra
 
 
 def row(subject, clip, onset, apex, offset, emotion):
-    return {"Subject": subject, "Filename": clip, "OnsetFrame": onset, "ApexFrame": apex, "OffsetFrame": offset,
-            "Action Units": "4", "Estimated Emotion": emotion}
+    return {
+        "Subject": subject,
+        "Filename": clip,
+        "OnsetFrame": onset,
+        "ApexFrame": apex,
+        "OffsetFrame": offset,
+        "Action Units": "4",
+        "Estimated Emotion": emotion,
+    }
 
 
 def reader(root: Path, *overrides: str):

@@ -41,9 +41,14 @@ TINY = [
 
 def batch(classes: int) -> dict[str, torch.Tensor]:
     """Two clips of the `choi` preprocessing's inputs: 9 aligned face frames, 8 LMF maps, the SFEM intensity."""
-    return {"frames": torch.rand(2, 9, 1, 64, 64), "frames_length": torch.tensor([9, 9]),
-            "lmf": 255 * torch.rand(2, 8, 1, 68, 68), "lmf_length": torch.tensor([8, 8]),
-            "sfem": torch.tensor([[3.0], [30.0]]), "label": torch.tensor([0, classes - 1])}
+    return {
+        "frames": torch.rand(2, 9, 1, 64, 64),
+        "frames_length": torch.tensor([9, 9]),
+        "lmf": 255 * torch.rand(2, 8, 1, 68, 68),
+        "lmf_length": torch.tensor([8, 8]),
+        "sfem": torch.tensor([[3.0], [30.0]]),
+        "label": torch.tensor([0, classes - 1]),
+    }
 
 
 @pytest.mark.parametrize("experiment", sorted(EXPERIMENTS))
@@ -59,8 +64,9 @@ def test_every_experiment_composes_and_builds_each_stage(experiment):
         pipeline = instantiate(stage.cfg.preprocessing)
         assert pipeline.outputs == ["frames", "lmf", "sfem"] and pipeline.sequences == ["frames", "lmf"]
         net = instantiate(stage.cfg.model.net)(in_chans=1, num_classes=len(dataset.class_names))
-        task = instantiate(stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys),
-                           class_names=dataset.class_names)
+        task = instantiate(
+            stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys), class_names=dataset.class_names
+        )
         task.freeze(stage.freeze)
         nets[stage.name] = net
         if isinstance(task, ChooseOnValidation):
@@ -72,8 +78,10 @@ def test_every_experiment_composes_and_builds_each_stage(experiment):
             net.setting.fill_(10.0)
         assert task(batch(len(dataset.class_names))).shape == (2, len(dataset.class_names))
     if experiment == "choi_ckplus":
-        assert dataset.dataset.name == "ckplus" and "NOT RUN ON REAL DATA HERE" in (
-            REPO / "conf/experiment/choi_ckplus.yaml").read_text()
+        assert (
+            dataset.dataset.name == "ckplus"
+            and "NOT RUN ON REAL DATA HERE" in (REPO / "conf/experiment/choi_ckplus.yaml").read_text()
+        )
 
 
 def json_artifact(client, run_id: str, path: str, tmp_path: Path):
@@ -91,8 +99,15 @@ def intensities(uids: list[str], root_dir: Path) -> dict[str, float]:
 
 @pytest.mark.slow
 def test_the_joint_framework_chooses_its_threshold_on_validation_subjects_and_scores_three_test_sets(tmp_path):
-    run_cli("mer_lightning.train", "-m", "experiment=choi_joint", *TINY, "protocol.val_subjects=1",
-            "protocol.test_subject=S002", root=tmp_path)
+    run_cli(
+        "mer_lightning.train",
+        "-m",
+        "experiment=choi_joint",
+        *TINY,
+        "protocol.val_subjects=1",
+        "protocol.test_subject=S002",
+        root=tmp_path,
+    )
     client = store(tmp_path)
     folds = {f.data.tags["mer.fold"]: f for f in runs(client, "fold")}
     stages = runs(client, "stage")
@@ -110,7 +125,8 @@ def test_the_joint_framework_chooses_its_threshold_on_validation_subjects_and_sc
         assert {uid.split("/")[1] for uid in validation}.isdisjoint({test_subject})
         assert {uid.split("/")[1] for uid in joint["test"]} == {test_subject}
         assert {uid.split("/")[1] for uid in validation}.isdisjoint(
-            {uid.split("/")[1] for name in ("image", "lmf") for uid in splits[name]["train"]})
+            {uid.split("/")[1] for name in ("image", "lmf") for uid in splits[name]["train"]}
+        )
         # The candidate thresholds are made of the validation clips' intensities and of nothing else.
         choice = pd.read_csv(artifact(client, mine["joint"].info.run_id, "choice.csv", tmp_path / test_subject))
         seen = np.unique(np.float32(list(intensities(validation, tmp_path).values())).astype(np.float64))
@@ -140,5 +156,6 @@ def test_the_joint_framework_chooses_its_threshold_on_validation_subjects_and_sc
     retested = pd.read_csv(artifact(client, again[0].info.run_id, "pooled_predictions.csv", tmp_path / "again"))
     original = pd.read_csv(artifact(client, summary.info.run_id, "pooled_predictions.csv", tmp_path / "first"))
     key = ["clip"]
-    pd.testing.assert_frame_equal(retested.sort_values(key).reset_index(drop=True),
-                                  original.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        retested.sort_values(key).reset_index(drop=True), original.sort_values(key).reset_index(drop=True)
+    )

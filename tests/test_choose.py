@@ -42,8 +42,10 @@ def batch(intensity: list[float], labels: list[int], strong_right: list[bool], f
     right, wrong = right_and_wrong(labels)
     mask = torch.tensor(strong_right)[:, None]
     return {
-        "strong": torch.where(mask, right, wrong), "subtle": torch.where(mask, wrong, right),
-        "intensity": torch.tensor(intensity)[:, None], "label": torch.tensor(labels),
+        "strong": torch.where(mask, right, wrong),
+        "subtle": torch.where(mask, wrong, right),
+        "intensity": torch.tensor(intensity)[:, None],
+        "label": torch.tensor(labels),
         "clip_id": torch.arange(first_id, first_id + len(labels)),
     }
 
@@ -64,8 +66,13 @@ class Data(pl.LightningDataModule):
 
 
 def trainer() -> pl.Trainer:
-    return pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
-                      enable_checkpointing=False)
+    return pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
 
 
 def choose(net: IntensityRouter, metric: str = "uf1") -> ChooseOnValidation:

@@ -23,14 +23,19 @@ class TwoStream(nn.Module):
 
 
 def task(net: nn.Module) -> ClassificationTask:
-    return ClassificationTask(net, ["flow", "diff"], ["negative", "positive", "surprise"],
-                              optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
+    return ClassificationTask(
+        net, ["flow", "diff"], ["negative", "positive", "surprise"], optimizer=lambda p: torch.optim.SGD(p, lr=0.1)
+    )
 
 
 def batch(clip_ids, labels):
     n = len(clip_ids)
-    return {"flow": torch.randn(n, 2), "diff": torch.randn(n, 2), "label": torch.tensor(labels),
-            "clip_id": torch.tensor(clip_ids)}
+    return {
+        "flow": torch.randn(n, 2),
+        "diff": torch.randn(n, 2),
+        "label": torch.tensor(labels),
+        "clip_id": torch.tensor(clip_ids),
+    }
 
 
 def test_input_keys_feed_the_model_arguments_in_order():
@@ -60,7 +65,13 @@ def test_fit_reduces_the_loss_on_a_learnable_toy_problem():
     data = [{"flow": x, "diff": x, "label": labels, "clip_id": torch.arange(64)}] * 50
     module = task(TwoStream(in_chans=2))
     before = nn.functional.cross_entropy(module(data[0]), labels).item()
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
     trainer.fit(module, train_dataloaders=DataLoader(data, batch_size=None))
     assert nn.functional.cross_entropy(module(data[0]), labels).item() < before / 2

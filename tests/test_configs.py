@@ -9,8 +9,18 @@ from omegaconf import OmegaConf
 from tests.conftest import REPO, run_cli
 
 CONF = REPO / "conf"
-GROUPS = ["dataset", "preprocessing", "datamodule", "model", "protocol", "task", "trainer", "logger", "callbacks",
-          "experiment"]
+GROUPS = [
+    "dataset",
+    "preprocessing",
+    "datamodule",
+    "model",
+    "protocol",
+    "task",
+    "trainer",
+    "logger",
+    "callbacks",
+    "experiment",
+]
 
 
 def options(group: str) -> list[str]:
@@ -43,8 +53,11 @@ def test_an_unknown_option_lists_the_available_ones(tmp_path):
 @pytest.mark.slow
 def test_a_bad_setting_names_the_setting(tmp_path):
     result = run_cli(
-        "mer_lightning.train", "protocol.test_subject=sub01", "preprocessing.steps.flow.method=lucas",
-        root=tmp_path, check=False,
+        "mer_lightning.train",
+        "protocol.test_subject=sub01",
+        "preprocessing.steps.flow.method=lucas",
+        root=tmp_path,
+        check=False,
     )
     assert result.returncode != 0
     assert "method ['lucas'] not understood" in result.stderr

@@ -10,8 +10,14 @@ from hydra.utils import instantiate
 from mer_lightning.datasets.controls import ShuffledLabels
 from tests.conftest import REPO
 
-SMALL = ["dataset.generator.subjects=3", "dataset.generator.clips_per_subject=6", "dataset.generator.min_frames=6",
-         "dataset.generator.max_frames=8", "dataset.generator.height=64", "dataset.generator.width=64"]
+SMALL = [
+    "dataset.generator.subjects=3",
+    "dataset.generator.clips_per_subject=6",
+    "dataset.generator.min_frames=6",
+    "dataset.generator.max_frames=8",
+    "dataset.generator.height=64",
+    "dataset.generator.width=64",
+]
 
 
 def config(tmp_path, *overrides: str):
@@ -40,8 +46,11 @@ def test_shuffled_labels_permute_each_subjects_labels_and_keep_the_rest(tmp_path
 def test_relabelling_a_shuffled_set_relabels_the_clips_it_shuffles(tmp_path):
     control = ShuffledLabels(instantiate(config(tmp_path).dataset))
     relabelled = control.with_scheme("casme2_7")
-    assert relabelled.class_names == relabelled.dataset.class_names == (
-        "happiness", "disgust", "repression", "surprise", "fear", "sadness", "others")
+    assert (
+        relabelled.class_names
+        == relabelled.dataset.class_names
+        == ("happiness", "disgust", "repression", "surprise", "fear", "sadness", "others")
+    )
     clips = relabelled.clips()
     assert {c.emotion for c in clips} >= {"fear", "others"}  # kept by casme2_7, dropped by composite3
     assert all(relabelled.class_names[c.label] == c.emotion for c in clips)

@@ -27,12 +27,26 @@ class Shapes:
         return sample
 
 
-@pytest.mark.parametrize(("key", "channels"),
-                         [("flow", 3), ("frames", 2), ("regions", 4), ("sequence", 10), ("vector", 9)])
+@pytest.mark.parametrize(
+    ("key", "channels"), [("flow", 3), ("frames", 2), ("regions", 4), ("sequence", 10), ("vector", 9)]
+)
 def test_num_channels_is_the_channel_dim_of_images_and_the_feature_dim_of_sequences(tmp_path, key, channels):
-    clips = [write_clip(tmp_path / f"{s}_{i}", num_frames=3, onset=0, apex=1, offset=2, height=8, width=8,
-                        subject=s, clip_id=f"EP{i:02d}", label=i % 3)
-             for s in ("sub01", "sub02") for i in range(3)]
+    clips = [
+        write_clip(
+            tmp_path / f"{s}_{i}",
+            num_frames=3,
+            onset=0,
+            apex=1,
+            offset=2,
+            height=8,
+            width=8,
+            subject=s,
+            clip_id=f"EP{i:02d}",
+            label=i % 3,
+        )
+        for s in ("sub01", "sub02")
+        for i in range(3)
+    ]
     pipeline = Pipeline({"shapes": Shapes()}, outputs=["flow", "frames", "regions", "sequence", "vector"])
     module = MERDataModule(TinyDataset(clips), pipeline, LeaveOneSubjectOut("sub02"), str(tmp_path / "cache"))
     module.setup("fit")

@@ -12,8 +12,10 @@ from tests.docs_pages import DOCS, REPO, blocks, commands, run_command
 
 def test_datasets_page_lists_every_class_scheme_as_the_code_defines_it():
     section = (DOCS / "datasets" / "index.md").read_text().split("## Class schemes")[1].split("\n## ")[0]
-    shown = {m["name"]: (m["classes"], m["dropped"])
-             for m in re.finditer(r"^\| `(?P<name>\w+)` \| (?P<classes>[^|]+?) \| (?P<dropped>[^|]+?) \|$", section, re.M)}
+    shown = {
+        m["name"]: (m["classes"], m["dropped"])
+        for m in re.finditer(r"^\| `(?P<name>\w+)` \| (?P<classes>[^|]+?) \| (?P<dropped>[^|]+?) \|$", section, re.M)
+    }
     defined = {
         scheme.name: (", ".join(scheme.classes), ", ".join(k for k, v in scheme.mapping.items() if v is None) or "—")
         for scheme in SCHEMES.values()

@@ -20,8 +20,14 @@ from tests.conftest import REPO, TINY, run_cli
 CONF = REPO / "conf"
 # The tiny synthetic set of conftest, without its flow setting (the dynamic-image pipeline has no flow step).
 TINY_DYNAMIC = [o for o in TINY if not o.startswith("preprocessing.steps.flow.")]
-EXPERIMENTS = ["learnet_synthetic", "learnet_megc2019_flow", "learnet_casme", "learnet_casme2", "learnet_casme_sq",
-               "learnet_smic"]
+EXPERIMENTS = [
+    "learnet_synthetic",
+    "learnet_megc2019_flow",
+    "learnet_casme",
+    "learnet_casme2",
+    "learnet_casme_sq",
+    "learnet_smic",
+]
 
 
 def _compose(*overrides: str):
@@ -114,8 +120,9 @@ def test_response_maps_refuses_a_compare_net_without_its_layers():
 
 
 def test_response_figure_has_a_row_per_layer_and_a_column_per_channel():
-    figure = response_figure(torch.rand(3, 112, 112), [("a", torch.rand(16, 56, 56)), ("b", torch.rand(4, 28, 28))],
-                             "title", max_channels=8)
+    figure = response_figure(
+        torch.rand(3, 112, 112), [("a", torch.rand(16, 56, 56)), ("b", torch.rand(4, 28, 28))], "title", max_channels=8
+    )
     images = [ax for ax in figure.axes if ax.images]
     assert len(figure.axes) == 2 * 9 and len(images) == 1 + 8 + 4
 
@@ -123,8 +130,15 @@ def test_response_figure_has_a_row_per_layer_and_a_column_per_channel():
 @pytest.mark.slow
 def test_one_learnet_fold_logs_response_maps_and_complexity(tmp_path):
     run_cli(
-        "mer_lightning.train", "protocol.test_subject=sub02", "model=learnet", "preprocessing=dynamic_image",
-        "callbacks=analysis", "callbacks.responses.compare_epochs=1", "threads=1", *TINY_DYNAMIC, root=tmp_path,
+        "mer_lightning.train",
+        "protocol.test_subject=sub02",
+        "model=learnet",
+        "preprocessing=dynamic_image",
+        "callbacks=analysis",
+        "callbacks.responses.compare_epochs=1",
+        "threads=1",
+        *TINY_DYNAMIC,
+        root=tmp_path,
     )
     client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name("mer-lightning")
@@ -146,8 +160,15 @@ def test_one_learnet_fold_logs_response_maps_and_complexity(tmp_path):
 
 @pytest.mark.slow
 def test_no_response_maps_unless_asked(tmp_path):
-    run_cli("mer_lightning.train", "protocol.test_subject=sub02", "model=learnet", "preprocessing=dynamic_image",
-            "threads=1", *TINY_DYNAMIC, root=tmp_path)
+    run_cli(
+        "mer_lightning.train",
+        "protocol.test_subject=sub02",
+        "model=learnet",
+        "preprocessing=dynamic_image",
+        "threads=1",
+        *TINY_DYNAMIC,
+        root=tmp_path,
+    )
     client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     (fold,) = client.search_runs([client.get_experiment_by_name("mer-lightning").experiment_id])
     assert not [a for a in client.list_artifacts(fold.info.run_id) if a.path == "responses"]

@@ -14,8 +14,13 @@ from tests.conftest import REPO, run_cli
 @pytest.mark.realdata
 def test_released_weights_reproduce_the_published_pooled_and_per_dataset_figures(megc2019, tmp_path):
     run_cli(
-        "mer_lightning.evaluate", "-m", "dataset=megc2019_flow", "preprocessing=image", f"dataset.root={megc2019}",
-        f"checkpoint_dir={megc2019 / 'ststnet-weights'}", root=tmp_path,
+        "mer_lightning.evaluate",
+        "-m",
+        "dataset=megc2019_flow",
+        "preprocessing=image",
+        f"dataset.root={megc2019}",
+        f"checkpoint_dir={megc2019 / 'ststnet-weights'}",
+        root=tmp_path,
     )
     client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     experiment = client.get_experiment_by_name("mer-lightning").experiment_id
@@ -39,8 +44,15 @@ def test_channel_order_is_a_setting_and_the_default_is_what_the_released_models_
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         bgr = compose("train", overrides=["dataset=megc2019_flow", "preprocessing=image", f"dataset.root={megc2019}"])
-        rgb = compose("train", overrides=["dataset=megc2019_flow", "preprocessing=image", f"dataset.root={megc2019}",
-                                          "preprocessing.steps.read.channel_order=rgb"])
+        rgb = compose(
+            "train",
+            overrides=[
+                "dataset=megc2019_flow",
+                "preprocessing=image",
+                f"dataset.root={megc2019}",
+                "preprocessing.steps.read.channel_order=rgb",
+            ],
+        )
     clip = instantiate(bgr.dataset).clips()[0]
     as_read = cv2.imread(str(clip.frames[0])).transpose(2, 0, 1).astype(np.float32)
     np.testing.assert_array_equal(instantiate(bgr.preprocessing)(clip)["flow"], as_read)

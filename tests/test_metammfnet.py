@@ -73,9 +73,22 @@ class Half(nn.Module):
 
 @pytest.fixture
 def clips(tmp_path):
-    return [write_clip(tmp_path / f"{s}_{i}", num_frames=3, onset=0, apex=1, offset=2, height=8, width=8,
-                       subject=s, clip_id=f"EP{i:02d}", label=i % 3)
-            for s in ("sub01", "sub02", "sub03", "sub04") for i in range(6)]
+    return [
+        write_clip(
+            tmp_path / f"{s}_{i}",
+            num_frames=3,
+            onset=0,
+            apex=1,
+            offset=2,
+            height=8,
+            width=8,
+            subject=s,
+            clip_id=f"EP{i:02d}",
+            label=i % 3,
+        )
+        for s in ("sub01", "sub02", "sub03", "sub04")
+        for i in range(6)
+    ]
 
 
 def test_prototype_probabilities_match_a_hand_computation():
@@ -130,12 +143,18 @@ def test_an_episode_is_support_then_queries_of_distinct_items():
 def test_episodes_hold_only_clips_of_the_folds_training_subjects(tmp_path, clips):
     protocol = LeaveOneSubjectOut("sub01", val_subjects=1)
     sampler = partial(EpisodicBatchSampler, ways=None, shots=2, queries=2, episodes=50)
-    module = MERDataModule(TinyDataset(clips), Pipeline({"x": Evidence("sub02")}, outputs=["x"]), protocol,
-                           str(tmp_path / "cache"), batch_sampler=sampler)
+    module = MERDataModule(
+        TinyDataset(clips),
+        Pipeline({"x": Evidence("sub02")}, outputs=["x"]),
+        protocol,
+        str(tmp_path / "cache"),
+        batch_sampler=sampler,
+    )
     module.setup("fit")
     training = {c.uid for c in module.split.train}
     assert {c.source_subject for c in module.split.train} == {"sub02", "sub03", "sub04"} - {
-        c.source_subject for c in module.split.val}
+        c.source_subject for c in module.split.val
+    }
     seen = {module.clips[i].uid for batch in module.train_dataloader() for i in batch["clip_id"].tolist()}
     assert seen == training  # every training clip, over 50 episodes, and nothing else
 
@@ -159,8 +178,13 @@ def choose_alpha(tmp_path, clips, macro_subject):
     protocol = LeaveOneSubjectOut("sub01", val_subjects=1)
     split = protocol.split(clips)
     macro_subject = split.val[0].source_subject if macro_subject == "validation" else macro_subject
-    module = MERDataModule(TinyDataset(clips), Pipeline({"x": Evidence(macro_subject)}, outputs=["x"]), protocol,
-                           str(tmp_path / "cache"), eval_batch_size=4)
+    module = MERDataModule(
+        TinyDataset(clips),
+        Pipeline({"x": Evidence(macro_subject)}, outputs=["x"]),
+        protocol,
+        str(tmp_path / "cache"),
+        eval_batch_size=4,
+    )
     module.setup("fit")
     net = MetaMMFNet(micro=partial(Half, 0), macro=partial(Half, 1), in_chans=6, num_classes=3, alphas=[0, 1, 2])
     task = ChooseOnValidation(net, ["x"], ["a", "b", "c"])
@@ -179,7 +203,9 @@ def test_alpha_is_chosen_on_the_validation_subject_never_the_test_subject(tmp_pa
 
 
 EXPERIMENTS = {
-    "metammfnet": FUSED, "metammfnet_micro": ["micro"], "metammfnet_macro": ["macro_pretrain", "macro"],
+    "metammfnet": FUSED,
+    "metammfnet_micro": ["micro"],
+    "metammfnet_macro": ["macro_pretrain", "macro"],
     **{f"metammfnet_{d}": FUSED for d in ("casme", "casme2", "smic", "cde")},
     # Table 3's micro and macro columns on real data: a real experiment with the ablation's stage order
     **{f"metammfnet_casme2 stage_order={order}": stages for order, stages in ABLATIONS.items()},
@@ -197,8 +223,9 @@ def test_every_metammfnet_experiment_composes_and_builds_each_stage(experiment):
         pipeline = instantiate(stage.cfg.preprocessing)
         assert pipeline.outputs == ["flow", "diff"] and list(stage.cfg.model.input_keys) == ["flow", "diff"]
         net = instantiate(stage.cfg.model.net)(in_chans=3, num_classes=len(dataset.class_names))
-        task = instantiate(stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys),
-                           class_names=dataset.class_names)
+        task = instantiate(
+            stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys), class_names=dataset.class_names
+        )
         task.freeze(stage.freeze)
         if stage.name == "fusion":
             task.net.setting.fill_(1.0)  # chosen on validation clips when the stage runs

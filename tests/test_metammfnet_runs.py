@@ -34,7 +34,11 @@ def test_a_metammfnet_sweep_chooses_alpha_on_validation_subjects_and_records_bot
     (summary,), (fold,) = runs(client, "summary"), runs(client, "fold")
     stages = {s.data.tags["mer.stage"]: s for s in runs(client, "stage")}
     assert fold.data.tags["mer.stages"] == "micro,macro_pretrain,macro,fusion" and set(stages) == {
-        "micro", "macro_pretrain", "macro", "fusion"}
+        "micro",
+        "macro_pretrain",
+        "macro",
+        "fusion",
+    }
 
     fusion = stages["fusion"]
     split = json_artifact(client, fusion.info.run_id, "split.json", tmp_path)
@@ -43,8 +47,9 @@ def test_a_metammfnet_sweep_chooses_alpha_on_validation_subjects_and_records_bot
     choice = pd.read_csv(artifact(client, fusion.info.run_id, "choice.csv", tmp_path))
     assert choice["alpha"].tolist() == [0, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
     assert fusion.data.metrics["final/alpha"] == choice.loc[choice["chosen"], "alpha"].item()
-    assert not [r for r in runs(client, "stage") if r.data.tags["mer.stage"] == "fusion" and "train/loss" in
-                r.data.metrics]  # nothing trained in the fusion stage
+    assert not [
+        r for r in runs(client, "stage") if r.data.tags["mer.stage"] == "fusion" and "train/loss" in r.data.metrics
+    ]  # nothing trained in the fusion stage
     for name in ("micro", "macro"):  # the models fused never trained on the test or validation subjects
         trained = json_artifact(client, stages[name].info.run_id, "split.json", tmp_path)["train"]
         assert trained and not {uid.split("/")[1] for uid in trained} & {"sub02", *validation}
@@ -60,16 +65,24 @@ def test_a_metammfnet_sweep_chooses_alpha_on_validation_subjects_and_records_bot
     sweep_id = summary.data.tags["mer.sweep_id"]
     run_cli("mer_lightning.evaluate", "-m", f"from_sweep={sweep_id}", root=tmp_path)
     retest = next(r for r in runs(client, "summary") if r.data.tags.get("mer.from_sweep") == sweep_id)
-    pd.testing.assert_frame_equal(pooled(client, sweep_id, tmp_path / "a"),
-                                  pooled(client, retest.data.tags["mer.sweep_id"], tmp_path / "b"))
+    pd.testing.assert_frame_equal(
+        pooled(client, sweep_id, tmp_path / "a"), pooled(client, retest.data.tags["mer.sweep_id"], tmp_path / "b")
+    )
 
 
 @pytest.mark.slow
 def test_the_survey_baseline_runs_leave_one_video_out_on_a_fused_synthetic_set(tmp_path):
     small = [f"dataset.generator.{s}" for s in ("min_frames=6", "max_frames=8", "height=64", "width=64")]
     clips = "synthetic_fused9/sub01/EP01_01,synthetic_fused9/sub02/EP02_03"
-    result = run_cli("mer_lightning.train", "-m", "experiment=survey_fused9_synthetic", f"protocol.test_clip={clips}",
-                     "trainer.max_epochs=2", *small, root=tmp_path)
+    result = run_cli(
+        "mer_lightning.train",
+        "-m",
+        "experiment=survey_fused9_synthetic",
+        f"protocol.test_clip={clips}",
+        "trainer.max_epochs=2",
+        *small,
+        root=tmp_path,
+    )
     assert "average accuracy" in result.stdout
     client = store(tmp_path)
     (summary,) = runs(client, "summary")

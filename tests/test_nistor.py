@@ -58,8 +58,9 @@ def test_every_experiment_composes_and_builds_each_stage(experiment):
         dataset = instantiate(stage.cfg.dataset)  # readers read nothing until asked for clips
         pipeline = instantiate(stage.cfg.preprocessing)
         net = instantiate(stage.cfg.model.net)(in_chans=1, num_classes=len(dataset.class_names))
-        task = instantiate(stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys),
-                           class_names=dataset.class_names)
+        task = instantiate(
+            stage.cfg.task, net=net, input_keys=list(stage.cfg.model.input_keys), class_names=dataset.class_names
+        )
         task.freeze(stage.freeze)
         frames = torch.rand(2, 3, 1, 64, 64)
         per_frame = stage.cfg.datamodule.unit == "frame"

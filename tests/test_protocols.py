@@ -16,8 +16,18 @@ CONF = str(Path(__file__).parents[1] / "conf")
 
 
 def clip(dataset: str, subject: str, name: str) -> Clip:
-    return Clip(dataset=dataset, subject=f"{dataset}/{subject}", source_subject=subject, clip_id=name,
-                frames=(Path("f.jpg"),), onset=0, apex=0, offset=0, emotion="surprise", label=2)
+    return Clip(
+        dataset=dataset,
+        subject=f"{dataset}/{subject}",
+        source_subject=subject,
+        clip_id=name,
+        frames=(Path("f.jpg"),),
+        onset=0,
+        apex=0,
+        offset=0,
+        emotion="surprise",
+        label=2,
+    )
 
 
 CLIPS = [clip("casme2", f"sub0{s}", f"c{k}") for s in range(1, 5) for k in range(3)] + [clip("samm", "006", "c0")]
@@ -25,7 +35,12 @@ CLIPS = [clip("casme2", f"sub0{s}", f"c{k}") for s in range(1, 5) for k in range
 
 def test_folds_are_every_subject_once():
     assert LeaveOneSubjectOut().folds(CLIPS) == [
-        "casme2/sub01", "casme2/sub02", "casme2/sub03", "casme2/sub04", "samm/006"]
+        "casme2/sub01",
+        "casme2/sub02",
+        "casme2/sub03",
+        "casme2/sub04",
+        "samm/006",
+    ]
 
 
 def test_split_by_source_name_keeps_the_test_subject_out_of_training_and_validation():
@@ -92,8 +107,12 @@ def test_hold_out_trains_and_tests_on_the_named_sets_only():
 
 @pytest.mark.parametrize(
     ("protocol", "settings"),
-    [("loso", []), ("lovo", []), ("lodo", []),
-     ("holdout", ["protocol.train_datasets=[ckplus]", "protocol.test_datasets=[casme2,samm]"])],
+    [
+        ("loso", []),
+        ("lovo", []),
+        ("lodo", []),
+        ("holdout", ["protocol.train_datasets=[ckplus]", "protocol.test_datasets=[casme2,samm]"]),
+    ],
 )
 def test_every_fold_value_survives_the_command_line(protocol, settings):
     """The sweeper runs a fold as `protocol.<fold_setting>=<fold>`: each protocol's fold values must read back."""
@@ -102,8 +121,10 @@ def test_every_fold_value_survives_the_command_line(protocol, settings):
         folds = base.folds(MIXED)
         parser = OverridesParser.create()
         assert [parser.parse_override(f"protocol.{base.fold_setting}={f}").value() for f in folds] == folds
-        cfg = compose("train", overrides=[f"protocol={protocol}", "seed=0", *settings,
-                                          f"protocol.{base.fold_setting}={folds[-1]}"])
+        cfg = compose(
+            "train",
+            overrides=[f"protocol={protocol}", "seed=0", *settings, f"protocol.{base.fold_setting}={folds[-1]}"],
+        )
     configured = instantiate(cfg.protocol)
     assert configured.fold == folds[-1] and configured.split(MIXED).test
 
@@ -115,10 +136,13 @@ GENERAL = [clip("ckplus", f"S00{s}", f"00{k}") for s in range(1, 5) for k in ran
 FORMS = GENERAL + [replace(c, dataset="ckplus_micro") for c in GENERAL]
 
 
-@pytest.mark.parametrize("protocol", [
-    LeaveOneSubjectOut(test_subject="S002", val_subjects=1, seed=0, eval_only=["ckplus_micro"]),
-    LeaveOneVideoOut(test_clip="ckplus/S002/000", val_clips=4, seed=0, eval_only=["ckplus_micro"]),
-])
+@pytest.mark.parametrize(
+    "protocol",
+    [
+        LeaveOneSubjectOut(test_subject="S002", val_subjects=1, seed=0, eval_only=["ckplus_micro"]),
+        LeaveOneVideoOut(test_clip="ckplus/S002/000", val_clips=4, seed=0, eval_only=["ckplus_micro"]),
+    ],
+)
 def test_eval_only_datasets_are_validated_and_tested_on_but_never_trained_on(protocol):
     split = protocol.fold_clips(FORMS)
     full = type(protocol)(**{**vars(protocol), "eval_only": []}).fold_clips(FORMS)
@@ -131,9 +155,15 @@ def test_eval_only_datasets_are_validated_and_tested_on_but_never_trained_on(pro
 
 
 def test_loso_tests_both_forms_of_the_test_subject_and_validates_on_both_forms():
-    split = LeaveOneSubjectOut(test_subject="S002", val_subjects=1, seed=0, eval_only=["ckplus_micro"]).fold_clips(FORMS)
+    split = LeaveOneSubjectOut(test_subject="S002", val_subjects=1, seed=0, eval_only=["ckplus_micro"]).fold_clips(
+        FORMS
+    )
     assert sorted(c.uid for c in split.test) == [
-        "ckplus/S002/000", "ckplus/S002/001", "ckplus_micro/S002/000", "ckplus_micro/S002/001"]
+        "ckplus/S002/000",
+        "ckplus/S002/001",
+        "ckplus_micro/S002/000",
+        "ckplus_micro/S002/001",
+    ]
     assert {c.dataset for c in split.val} == {"ckplus", "ckplus_micro"}
 
 

@@ -23,24 +23,48 @@ def test_every_cell_shows_its_count_and_the_share_of_its_true_class():
 def test_a_comparison_labels_each_sweep_by_what_sets_it_apart():
     figures = {
         "m-0": {"uf1": 0.5, "uar": 0.6, "accuracy": 0.7, "n_clips": 100, "n_folds_missing_or_failed": 0},
-        "m-1": {"uf1": 0.9, "uar": 0.8, "accuracy": 0.85, "n_clips": 100, "n_folds_missing_or_failed": 1,
-                "casme2/uf1": 0.95, "casme2/uar": 0.94, "casme2/accuracy": 0.96},
+        "m-1": {
+            "uf1": 0.9,
+            "uar": 0.8,
+            "accuracy": 0.85,
+            "n_clips": 100,
+            "n_folds_missing_or_failed": 1,
+            "casme2/uf1": 0.95,
+            "casme2/uar": 0.94,
+            "casme2/accuracy": 0.96,
+        },
     }
-    overrides = {"m-0": "experiment=aouayeb preprocessing.steps.regions.names=[mouth] threads=1",
-                 "m-1": "experiment=aouayeb preprocessing.steps.regions.names=[nose,mouth] threads=1"}
+    overrides = {
+        "m-0": "experiment=aouayeb preprocessing.steps.regions.names=[mouth] threads=1",
+        "m-1": "experiment=aouayeb preprocessing.steps.regions.names=[nose,mouth] threads=1",
+    }
     table = comparison_table(figures, overrides)
     assert list(table.index) == ["m-0", "m-1"]
-    assert list(table["setting"]) == ["preprocessing.steps.regions.names=[mouth]",
-                                      "preprocessing.steps.regions.names=[nose,mouth]"]
-    assert table.loc["m-1", ["uf1", "uar", "accuracy", "clips", "folds missing or failed"]].tolist() == [0.9, 0.8, 0.85, 100, 1]
+    assert list(table["setting"]) == [
+        "preprocessing.steps.regions.names=[mouth]",
+        "preprocessing.steps.regions.names=[nose,mouth]",
+    ]
+    assert table.loc["m-1", ["uf1", "uar", "accuracy", "clips", "folds missing or failed"]].tolist() == [
+        0.9,
+        0.8,
+        0.85,
+        100,
+        1,
+    ]
     assert table.loc["m-1", "casme2/uf1"] == 0.95 and np.isnan(table.loc["m-0", "casme2/uar"])
     assert table.loc["m-1", "casme2/accuracy"] == 0.96
     assert comparison_table({"s": figures["m-0"]}, {"s": ""}).loc["s", "setting"] == "(as configured)"
 
 
 def test_several_datasets_are_scored_side_by_side_then_together():
-    table = pd.DataFrame({"dataset": ["ckplus"] * 4 + ["ckplus_micro"] * 4, "subject": ["S001"] * 8,
-                          "label": [0, 1, 0, 1] * 2, "prediction": [0, 1, 0, 1, 0, 0, 0, 1]})
+    table = pd.DataFrame(
+        {
+            "dataset": ["ckplus"] * 4 + ["ckplus_micro"] * 4,
+            "subject": ["S001"] * 8,
+            "label": [0, 1, 0, 1] * 2,
+            "prediction": [0, 1, 0, 1, 0, 0, 0, 1],
+        }
+    )
     per_dataset = summarize_predictions(table, ["negative", "positive"]).per_dataset
     assert per_dataset.index.tolist() == ["ckplus", "ckplus_micro", POOLED]
     assert per_dataset["accuracy"].tolist() == [1.0, 0.75, 0.875] and per_dataset["n"].tolist() == [4, 4, 8]

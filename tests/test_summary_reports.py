@@ -14,15 +14,17 @@ CLASSES = ["negative", "positive"]
 
 def table(labels, predictions, subjects, datasets=None, trained_on=None, clips=None) -> pd.DataFrame:
     n = len(labels)
-    frame = pd.DataFrame({
-        "clip": clips or [f"{s}/c{i}" for i, s in enumerate(subjects)],
-        "subject": subjects,
-        "dataset": datasets or ["synthetic"] * n,
-        "label": labels,
-        "prediction": predictions,
-        "p_negative": [1.0 - p for p in predictions],
-        "p_positive": [float(p) for p in predictions],
-    })
+    frame = pd.DataFrame(
+        {
+            "clip": clips or [f"{s}/c{i}" for i, s in enumerate(subjects)],
+            "subject": subjects,
+            "dataset": datasets or ["synthetic"] * n,
+            "label": labels,
+            "prediction": predictions,
+            "p_negative": [1.0 - p for p in predictions],
+            "p_positive": [float(p) for p in predictions],
+        }
+    )
     if trained_on is not None:
         frame["trained_on"] = trained_on
     return frame
@@ -38,8 +40,13 @@ def test_the_summary_carries_the_subject_bootstrap_interval():
 
 def test_the_cross_dataset_matrix_pools_each_pair_of_training_and_test_sets():
     # a -> b: 3 of 4 right; b -> a: all wrong. Each cell is the pooled UF1 of that pair's predictions.
-    toy = table([0, 1, 0, 1, 0, 1, 0, 1], [0, 1, 0, 0, 1, 0, 1, 0], ["b/s1"] * 4 + ["a/s1"] * 4,
-                datasets=["b"] * 4 + ["a"] * 4, trained_on=["a"] * 4 + ["b"] * 4)
+    toy = table(
+        [0, 1, 0, 1, 0, 1, 0, 1],
+        [0, 1, 0, 0, 1, 0, 1, 0],
+        ["b/s1"] * 4 + ["a/s1"] * 4,
+        datasets=["b"] * 4 + ["a"] * 4,
+        trained_on=["a"] * 4 + ["b"] * 4,
+    )
     matrix = reports.summarize_predictions(toy, CLASSES).transfer
     assert list(matrix.index) == ["a", "b"] and list(matrix.columns) == ["a", "b"]
     assert matrix.loc["a", "b"] == pytest.approx((4 / 5 + 2 / 3) / 2)  # confusion [[2, 0], [1, 1]]
@@ -82,12 +89,19 @@ def test_the_summary_figures_are_drawn():
     losses = reports.loss_figure({"s1": [1.0, 0.5], "s2": [1.2, 0.7]})
     assert len(losses.axes[0].get_lines()) == 2
     frames = {k: np.zeros((8, 8, 3), np.uint8) for k in ("onset", "apex", "offset")}
-    assert isinstance(reports.prediction_figure(frames, np.array([0, 1.0, 0.5]), 0, 1, True, np.array([0.3, 0.7]),
-                                                CLASSES, "clip"), Figure)
+    assert isinstance(
+        reports.prediction_figure(frames, np.array([0, 1.0, 0.5]), 0, 1, True, np.array([0.3, 0.7]), CLASSES, "clip"),
+        Figure,
+    )
 
 
 def test_a_comparison_run_is_named_after_what_the_sweeps_ran():
     a, b = "ststnet on casme2, loso (26 folds) 20261129-1", "resnet18 on casme2, loso (26 folds) 20261129-2"
-    assert comparison_title(a, b, "20261129-1", "20261129-2") == "compare: ststnet on casme2, loso vs resnet18 on casme2, loso"
-    assert comparison_title(a, a, "20261129-1", "20261129-3") == \
-        "compare: ststnet on casme2, loso vs ststnet on casme2, loso (20261129-1 vs 20261129-3)"
+    assert (
+        comparison_title(a, b, "20261129-1", "20261129-2")
+        == "compare: ststnet on casme2, loso vs resnet18 on casme2, loso"
+    )
+    assert (
+        comparison_title(a, a, "20261129-1", "20261129-3")
+        == "compare: ststnet on casme2, loso vs ststnet on casme2, loso (20261129-1 vs 20261129-3)"
+    )

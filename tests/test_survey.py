@@ -13,23 +13,31 @@ from mer_lightning.datasets.synthetic.settings import SyntheticSettings
 from mer_lightning.models import SurveyCNN
 from tests.test_stages_units import composed, root  # noqa: F401 (root: MER_ROOT for every test here)
 
-EXPERIMENTS = {"survey_fused4": "fused4", "survey_fused9": "fused9", "survey_fused4_synthetic": "synthetic_fused4",
-               "survey_fused9_synthetic": "synthetic_fused9"}
+EXPERIMENTS = {
+    "survey_fused4": "fused4",
+    "survey_fused9": "fused9",
+    "survey_fused4_synthetic": "synthetic_fused4",
+    "survey_fused9_synthetic": "synthetic_fused9",
+}
 
 
 def test_the_survey_cnn_is_matlabs_28x28_example_network():
     net = SurveyCNN(in_chans=3, num_classes=4)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert [(c.out_channels, c.kernel_size, c.padding) for c in convs] == [(8, (3, 3), (1, 1)), (16, (3, 3), (1, 1)),
-                                                                         (32, (3, 3), (1, 1))]
+    assert [(c.out_channels, c.kernel_size, c.padding) for c in convs] == [
+        (8, (3, 3), (1, 1)),
+        (16, (3, 3), (1, 1)),
+        (32, (3, 3), (1, 1)),
+    ]
     assert net.fc.in_features == 7 * 7 * 32 and net(torch.rand(5, 3, 28, 28)).shape == (5, 4)
     assert sum(p.numel() for p in net.parameters()) == 12420
     with pytest.raises(ValueError, match="built for 28x28 images, got \\(32, 32\\)"):
         net(torch.rand(1, 3, 32, 32))
 
 
-@pytest.mark.parametrize(("experiment", "clips", "per_class"), [
-    ("survey_fused4_synthetic", 48, 12), ("survey_fused9_synthetic", 72, 8)])
+@pytest.mark.parametrize(
+    ("experiment", "clips", "per_class"), [("survey_fused4_synthetic", 48, 12), ("survey_fused9_synthetic", 72, 8)]
+)
 def test_the_synthetic_lovo_sets_hold_every_fused_class_in_equal_numbers(experiment, clips, per_class):
     dataset = composed(f"experiment={experiment}").dataset
     settings = SyntheticSettings(**dataset.generator)

@@ -90,7 +90,9 @@ def test_the_casme2_reader_reads_it(tiny):
         assert 0 <= clip.onset < clip.apex < clip.offset < clip.num_frames
         assert np.load(clip.landmarks).shape == (clip.num_frames, 68, 2)
     composite = casme2.with_scheme("composite3").clips()
-    labels = {subject: {c.label for c in composite if c.subject == subject} for subject in {c.subject for c in composite}}
+    labels = {
+        subject: {c.label for c in composite if c.subject == subject} for subject in {c.subject for c in composite}
+    }
     assert labels == {"casme2/sub01": {0, 1, 2}, "casme2/sub02": {0, 1, 2}}
 
 
@@ -98,10 +100,16 @@ BROWS_AND_UPPER_LIDS = [*range(17, 28), 37, 38, 43, 44]
 MOUTH_AND_JAW = [*range(2, 15), *range(48, 68)]
 
 
-@pytest.mark.parametrize("aus, key, region", [
-    ("12", [48, 54], MOUTH_AND_JAW), ("15", [48, 54], MOUTH_AND_JAW), ("26", [8, 57], MOUTH_AND_JAW),
-    ("1+2", [19, 24], BROWS_AND_UPPER_LIDS), ("4", [21, 22], BROWS_AND_UPPER_LIDS),
-])
+@pytest.mark.parametrize(
+    "aus, key, region",
+    [
+        ("12", [48, 54], MOUTH_AND_JAW),
+        ("15", [48, 54], MOUTH_AND_JAW),
+        ("26", [8, 57], MOUTH_AND_JAW),
+        ("1+2", [19, 24], BROWS_AND_UPPER_LIDS),
+        ("4", [21, 22], BROWS_AND_UPPER_LIDS),
+    ],
+)
 def test_landmarks_move_where_the_pixels_move(aus, key, region):
     settings = SyntheticSettings(noise_std=0.0, jitter=0.0)
     face = render_face(settings, 3)
@@ -187,8 +195,10 @@ def test_every_subject_has_the_three_composite_classes(settings):
 
 
 def generator_overrides(settings: SyntheticSettings) -> list[str]:
-    return [f"dataset.generator.{k}={json.dumps(v) if v is None or isinstance(v, tuple) else v}"
-            for k, v in settings.__dict__.items()]
+    return [
+        f"dataset.generator.{k}={json.dumps(v) if v is None or isinstance(v, tuple) else v}"
+        for k, v in settings.__dict__.items()
+    ]
 
 
 def test_the_dataset_generates_itself_when_first_read(tmp_path):
@@ -242,8 +252,22 @@ def test_the_default_set_is_unchanged_by_the_later_settings():
 def test_later_settings_at_their_defaults_are_not_recorded():
     """A folder generated before they existed stays current (it is not regenerated), and what its manifest says is
     still the whole truth."""
-    format_1 = {"seed", "subjects", "clips_per_subject", "min_frames", "max_frames", "height", "width", "amplitude",
-                "amplitude_spread", "noise_std", "jitter", "others_fraction", "jpeg_quality", "layout"}
+    format_1 = {
+        "seed",
+        "subjects",
+        "clips_per_subject",
+        "min_frames",
+        "max_frames",
+        "height",
+        "width",
+        "amplitude",
+        "amplitude_spread",
+        "noise_std",
+        "jitter",
+        "others_fraction",
+        "jpeg_quality",
+        "layout",
+    }
     assert set(SyntheticSettings().manifest()["settings"]) == format_1
     later = SyntheticSettings(neutral_fraction=0.25, emotions=("anger", "tense"), motion_spread=2.0).manifest()
     assert later["settings"]["neutral_fraction"] == 0.25 and later["settings"]["emotions"] == ["anger", "tense"]
@@ -251,8 +275,16 @@ def test_later_settings_at_their_defaults_are_not_recorded():
 
 
 def test_neutral_clips_have_no_action_unit_and_no_expression_motion():
-    settings = SyntheticSettings(clips_per_subject=10, neutral_fraction=0.2, noise_std=0.0, jitter=0.0, height=64,
-                                 width=64, min_frames=8, max_frames=8)
+    settings = SyntheticSettings(
+        clips_per_subject=10,
+        neutral_fraction=0.2,
+        noise_std=0.0,
+        jitter=0.0,
+        height=64,
+        width=64,
+        min_frames=8,
+        max_frames=8,
+    )
     plan = emotion_plan(settings, 1)
     assert Counter(plan)["neutral"] == 2 and Counter(plan)["others"] == 1
     face = render_face(settings, 1)
@@ -266,15 +298,19 @@ def test_neutral_clips_have_no_action_unit_and_no_expression_motion():
             assert clip.action_units and still > 10 and moved > 0.3
 
 
-@pytest.mark.parametrize("scheme, emotions, others, neutral", [
-    ("fused4", ("anger", "disgust", "happiness", "surprise"), 2, 0),
-    ("fused9", ("anger", "disgust", "fear", "happiness", "repression", "sadness", "surprise", "tense"), 2, 0),
-    ("ckplus_7", ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"), 0, 0),
-    ("macro4", ("contempt", "happiness", "surprise"), 0, 3),
-])
+@pytest.mark.parametrize(
+    "scheme, emotions, others, neutral",
+    [
+        ("fused4", ("anger", "disgust", "happiness", "surprise"), 2, 0),
+        ("fused9", ("anger", "disgust", "fear", "happiness", "repression", "sadness", "surprise", "tense"), 2, 0),
+        ("ckplus_7", ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"), 0, 0),
+        ("macro4", ("contempt", "happiness", "surprise"), 0, 3),
+    ],
+)
 def test_a_plan_of_chosen_emotions_fills_every_class_of_its_scheme(scheme, emotions, others, neutral):
-    settings = SyntheticSettings(subjects=3, emotions=emotions, others_fraction=others / 16,
-                                 neutral_fraction=neutral / 16)
+    settings = SyntheticSettings(
+        subjects=3, emotions=emotions, others_fraction=others / 16, neutral_fraction=neutral / 16
+    )
     classes = Counter()
     for subject in range(1, settings.subjects + 1):
         plan = emotion_plan(settings, subject)
@@ -312,13 +348,25 @@ def test_sets_of_different_seeds_share_no_face():
     assert np.array_equal(render_face(first, 3).image, faces[2])  # while a seed's faces are its own, always
 
 
-@pytest.mark.parametrize("config, reader_type, classes", [
-    ("synthetic_macro", "SheetFramesDataset", ("positive", "negative", "surprise", "neutral")),
-    ("synthetic_ckplus", "CkPlusDataset", ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise")),
-])
+@pytest.mark.parametrize(
+    "config, reader_type, classes",
+    [
+        ("synthetic_macro", "SheetFramesDataset", ("positive", "negative", "surprise", "neutral")),
+        (
+            "synthetic_ckplus",
+            "CkPlusDataset",
+            ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"),
+        ),
+    ],
+)
 def test_the_macro_expression_sets_are_read_by_their_layouts_readers(tmp_path, config, reader_type, classes):
-    small = ["dataset.generator.subjects=2", "dataset.generator.height=48", "dataset.generator.width=48",
-             "dataset.generator.min_frames=6", "dataset.generator.max_frames=8"]
+    small = [
+        "dataset.generator.subjects=2",
+        "dataset.generator.height=48",
+        "dataset.generator.width=48",
+        "dataset.generator.min_frames=6",
+        "dataset.generator.max_frames=8",
+    ]
     dataset = reader(config, None, f"paths.data_dir={tmp_path}", *small)
     assert type(dataset.dataset).__name__ == reader_type and dataset.root == tmp_path / config
     clips = dataset.clips()
@@ -336,7 +384,12 @@ def test_the_macro_expression_sets_are_read_by_their_layouts_readers(tmp_path, c
 
 
 def test_bad_new_settings_are_refused():
-    for bad in ({"neutral_fraction": 1.0}, {"neutral_fraction": 0.5, "others_fraction": 0.5}, {"emotions": ["joy"]},
-                {"emotions": []}, {"motion_spread": 0.0}):
+    for bad in (
+        {"neutral_fraction": 1.0},
+        {"neutral_fraction": 0.5, "others_fraction": 0.5},
+        {"emotions": ["joy"]},
+        {"emotions": []},
+        {"motion_spread": 0.0},
+    ):
         with pytest.raises(ValueError, match="SyntheticSettings"):
             SyntheticSettings(**bad)

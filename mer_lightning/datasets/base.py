@@ -121,5 +121,7 @@ def check_unique(clips: Sequence[Clip]) -> None:
     seen: dict[str, Clip] = {}
     for clip in clips:
         if clip.uid in seen:
-            raise DataError(f"clip {clip.uid} appears twice: {seen[clip.uid].frames[0].parent} and {clip.frames[0].parent}")
+            raise DataError(
+                f"clip {clip.uid} appears twice: {seen[clip.uid].frames[0].parent} and {clip.frames[0].parent}"
+            )
         seen[clip.uid] = clip

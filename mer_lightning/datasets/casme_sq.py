@@ -51,8 +51,10 @@ class CasmeSquaredDataset(SheetFramesDataset):
         for name, lookup in self.lookups.items():
             raw = read_raw(sheet_path, lookup.sheet)
             if max(lookup.key, lookup.value) >= raw.shape[1]:
-                raise DataError(f"{sheet_path}, tab {lookup.sheet!r}: has {raw.shape[1]} columns, dataset.lookups."
-                                f"{name} reads columns {lookup.key} and {lookup.value}")
+                raise DataError(
+                    f"{sheet_path}, tab {lookup.sheet!r}: has {raw.shape[1]} columns, dataset.lookups."
+                    f"{name} reads columns {lookup.key} and {lookup.value}"
+                )
             self._tables[name] = {
                 _cell(k): _cell(v) for k, v in zip(raw.iloc[:, lookup.key], raw.iloc[:, lookup.value]) if _cell(k)
             }
@@ -61,7 +63,9 @@ class CasmeSquaredDataset(SheetFramesDataset):
         fields = super()._fields(value, where)
         for name, lookup in self.lookups.items():
             if lookup.source not in fields:
-                raise DataError(f"{where}: dataset.lookups.{name} looks up {lookup.source!r}, not a field: {sorted(fields)}")
+                raise DataError(
+                    f"{where}: dataset.lookups.{name} looks up {lookup.source!r}, not a field: {sorted(fields)}"
+                )
             key = _cell(fields[lookup.source])
             if key not in self._tables[name]:
                 raise DataError(

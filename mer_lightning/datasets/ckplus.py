@@ -109,8 +109,10 @@ class CkPlusDataset(ClipDataset):
             wanted = [f"{frame.stem}_landmarks.txt" for frame in frames]
             if not set(wanted) <= present:
                 lacking = [name for name in wanted if name not in present]
-                raise DataError(f"{path}: landmark files {lacking[:3]} missing from {landmarks} "
-                                f"({len(lacking)} of {len(wanted)}; or set dataset.landmarks=null)")
+                raise DataError(
+                    f"{path}: landmark files {lacking[:3]} missing from {landmarks} "
+                    f"({len(lacking)} of {len(wanted)}; or set dataset.landmarks=null)"
+                )
         return Clip(
             dataset=self.name,
             subject=f"{self.name}/{subject}",

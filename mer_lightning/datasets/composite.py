@@ -67,7 +67,9 @@ def read_members(path: Path) -> list[Member]:
         )
     else:
         rows = raw.iloc[:, :3]
-    return [tuple(str(v).strip() for v in row) for row in rows.itertuples(index=False) if any(str(v).strip() for v in row)]
+    return [
+        tuple(str(v).strip() for v in row) for row in rows.itertuples(index=False) if any(str(v).strip() for v in row)
+    ]
 
 
 class CompositeDataset(ClipDataset):
@@ -108,8 +110,10 @@ class CompositeDataset(ClipDataset):
         for clip in clips:
             key = member_key(clip.dataset, clip.source_subject, clip.clip_id)
             if key in by_key:
-                raise DataError(f"{self.members}: clips {by_key[key].uid} and {clip.uid} cannot be told apart by "
-                                "a membership list (their ids differ only in case or leading zeros)")
+                raise DataError(
+                    f"{self.members}: clips {by_key[key].uid} and {clip.uid} cannot be told apart by "
+                    "a membership list (their ids differ only in case or leading zeros)"
+                )
             by_key[key] = clip
         self._check_overlap(listed, clips)
         kept = [by_key[key] for key in listed if key in by_key]
@@ -117,7 +121,10 @@ class CompositeDataset(ClipDataset):
         if self.missing_members:
             log.warning(
                 "dataset %s: %d clips of %s are not in this copy (or their emotion is dropped by scheme %s): %s",
-                self.name, len(self.missing_members), self.members, self.scheme.name,
+                self.name,
+                len(self.missing_members),
+                self.members,
+                self.scheme.name,
                 ", ".join(self.missing_members[:10]),
             )
         order = {clip.uid: i for i, clip in enumerate(clips)}

@@ -47,6 +47,8 @@ class MicroForms(DatasetWrapper):
     def _micro(self, clip: Clip) -> Clip:
         end = clip.onset + self.frames - 1
         if end >= clip.num_frames:
-            raise DataError(f"clip {clip.uid} has {clip.num_frames - clip.onset} frames from its onset; its micro "
-                            f"form takes {self.frames} (dataset.frames)")
+            raise DataError(
+                f"clip {clip.uid} has {clip.num_frames - clip.onset} frames from its onset; its micro "
+                f"form takes {self.frames} (dataset.frames)"
+            )
         return dataclasses.replace(clip, dataset=f"{clip.dataset}{self.suffix}", apex=end, offset=end)

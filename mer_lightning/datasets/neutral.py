@@ -31,8 +31,10 @@ class NeutralOnsets(DatasetWrapper):
         try:
             neutral = self.label(NEUTRAL)
         except KeyError as err:
-            raise ValueError(f"dataset {self.name!r}: {err.args[0]}; a neutral class needs a scheme that names it "
-                             "(macro4), or maps it to null") from None
+            raise ValueError(
+                f"dataset {self.name!r}: {err.args[0]}; a neutral class needs a scheme that names it "
+                "(macro4), or maps it to null"
+            ) from None
         clips = []
         for clip in self.read(skipped):
             count = min(self.frames, clip.num_frames)

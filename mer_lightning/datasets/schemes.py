@@ -68,8 +68,15 @@ SCHEMES: dict[str, ClassScheme] = {
         ClassScheme(
             "casme2_5",
             ("happiness", "disgust", "repression", "surprise", "others"),
-            {"happiness": "happiness", "disgust": "disgust", "repression": "repression", "surprise": "surprise",
-             "others": "others", "fear": None, "sadness": None},
+            {
+                "happiness": "happiness",
+                "disgust": "disgust",
+                "repression": "repression",
+                "surprise": "surprise",
+                "others": "others",
+                "fear": None,
+                "sadness": None,
+            },
         ),
         # The CASME II vocabulary as it is (7 emotions).
         ClassScheme(
@@ -82,42 +89,71 @@ SCHEMES: dict[str, ClassScheme] = {
         ClassScheme(
             "casme_4",
             ("negative", "positive", "surprise", "others"),
-            {**_to("negative", ("disgust", "sadness", "fear", "contempt")), "happiness": "positive",
-             "surprise": "surprise", **_to("others", ("tense", "repression"))},
+            {
+                **_to("negative", ("disgust", "sadness", "fear", "contempt")),
+                "happiness": "positive",
+                "surprise": "surprise",
+                **_to("others", ("tense", "repression")),
+            },
         ),
         # SAMM's usual 5 classes (anger, contempt, happiness, surprise, other); its few disgust, fear and sadness
         # clips dropped.
         ClassScheme(
             "samm_5",
             ("anger", "contempt", "happiness", "surprise", "other"),
-            {"anger": "anger", "contempt": "contempt", "happiness": "happiness", "surprise": "surprise",
-             **_to("other", _OTHER), **_to(None, ("disgust", "fear", "sadness"))},
+            {
+                "anger": "anger",
+                "contempt": "contempt",
+                "happiness": "happiness",
+                "surprise": "surprise",
+                **_to("other", _OTHER),
+                **_to(None, ("disgust", "fear", "sadness")),
+            },
         ),
         # SMIC's own classes (the folder names).
-        ClassScheme("smic_3", ("negative", "positive", "surprise"), {e: e for e in ("negative", "positive", "surprise")}),
+        ClassScheme(
+            "smic_3", ("negative", "positive", "surprise"), {e: e for e in ("negative", "positive", "surprise")}
+        ),
         # SMIC positive vs negative, surprise dropped (Li et al. 2013).
-        ClassScheme("smic_2", ("negative", "positive"), {"negative": "negative", "positive": "positive", "surprise": None}),
+        ClassScheme(
+            "smic_2", ("negative", "positive"), {"negative": "negative", "positive": "positive", "surprise": None}
+        ),
         # Meta-MMFNet's CDE (CASME + CASME II + SMIC): surprise; positive = happiness; negative = disgust, repression,
         # tense, sadness, fear, contempt. Others dropped.
         ClassScheme(
             "cde3",
             ("negative", "positive", "surprise"),
-            {**_to("negative", ("disgust", "repression", "tense", "sadness", "fear", "contempt", "negative")),
-             **_to("positive", _POSITIVE), "surprise": "surprise", **_to(None, _OTHER)},
+            {
+                **_to("negative", ("disgust", "repression", "tense", "sadness", "fear", "contempt", "negative")),
+                **_to("positive", _POSITIVE),
+                "surprise": "surprise",
+                **_to(None, _OTHER),
+            },
         ),
         # Gong et al. 2022, 4 classes over CASME, CASME II, CAS(ME)^2, SMIC, SAMM: positive = happiness; surprise;
         # other = others; negative = every other emotion. CAS(ME)^2's own 4 classes are these.
         ClassScheme(
             "fused4",
             ("negative", "positive", "surprise", "other"),
-            {**_to("negative", _NEGATIVE), **_to("positive", _POSITIVE), "surprise": "surprise", **_to("other", _OTHER)},
+            {
+                **_to("negative", _NEGATIVE),
+                **_to("positive", _POSITIVE),
+                "surprise": "surprise",
+                **_to("other", _OTHER),
+            },
         ),
         # Gong et al. 2022, 9 classes over CASME, CASME II, CAS(ME)^2, SAMM. Contempt is not among them: dropped.
         ClassScheme(
             "fused9",
             ("anger", "disgust", "fear", "happiness", "other", "repression", "sadness", "surprise", "tense"),
-            {**{e: e for e in ("anger", "disgust", "fear", "happiness", "repression", "sadness", "surprise", "tense")},
-             **_to("other", _OTHER), "contempt": None},
+            {
+                **{
+                    e: e
+                    for e in ("anger", "disgust", "fear", "happiness", "repression", "sadness", "surprise", "tense")
+                },
+                **_to("other", _OTHER),
+                "contempt": None,
+            },
         ),
         # Valence only, over any set's vocabulary: negative vs positive; surprise and others dropped.
         ClassScheme(
@@ -131,15 +167,22 @@ SCHEMES: dict[str, ClassScheme] = {
         ClassScheme(
             "macro4",
             ("positive", "negative", "surprise", "neutral"),
-            {**_to("positive", _POSITIVE), **_to("negative", _NEGATIVE), "surprise": "surprise", "neutral": "neutral",
-             **_to(None, _OTHER)},
+            {
+                **_to("positive", _POSITIVE),
+                **_to("negative", _NEGATIVE),
+                "surprise": "surprise",
+                "neutral": "neutral",
+                **_to(None, _OTHER),
+            },
         ),
         # CK+'s 7 labelled emotions (codes 1-7); neutral (code 0) dropped.
         ClassScheme(
             "ckplus_7",
             ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"),
-            {**{e: e for e in ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise")},
-             "neutral": None},
+            {
+                **{e: e for e in ("anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise")},
+                "neutral": None,
+            },
         ),
     ]
 }

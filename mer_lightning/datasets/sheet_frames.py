@@ -70,7 +70,9 @@ class SheetFramesDataset(ClipDataset):
         for setting, fields in (("patterns", patterns or {}), ("keep", keep or {})):
             unknown = sorted(set(fields) - set(self.columns))
             if unknown:
-                raise ValueError(f"dataset.{setting}: {unknown} are not fields of dataset.columns {sorted(self.columns)}")
+                raise ValueError(
+                    f"dataset.{setting}: {unknown} are not fields of dataset.columns {sorted(self.columns)}"
+                )
         self.clip_dir = clip_dir
         self.frame_regex = frame_pattern(frame_regex)
         self.subject_name = subject_name
@@ -108,8 +110,10 @@ class SheetFramesDataset(ClipDataset):
                     continue
                 label = self.classify(value["emotion"], where)
                 if label is not None:
-                    clips += [self._clip(fields, annotation, label, where, suffix)
-                              for annotation, suffix in self._expressions(value, record, where)]
+                    clips += [
+                        self._clip(fields, annotation, label, where, suffix)
+                        for annotation, suffix in self._expressions(value, record, where)
+                    ]
         check_unique(clips)
         self._check_folders(sheet_path, referenced, skipped)
         return clips
@@ -202,7 +206,9 @@ class SheetFramesDataset(ClipDataset):
         ]
         orphans = [o for o in orphans if o not in exact and not any(fnmatchcase(o, p) for p in patterns)]
         if orphans and skipped is not None:
-            skipped.update({str(self.root / o): f"{self.root / o}: a clip folder with no row in {sheet_path}" for o in orphans})
+            skipped.update(
+                {str(self.root / o): f"{self.root / o}: a clip folder with no row in {sheet_path}" for o in orphans}
+            )
         elif orphans:
             shown = ", ".join(orphans[:10]) + (f" and {len(orphans) - 10} more" if len(orphans) > 10 else "")
             raise DataError(

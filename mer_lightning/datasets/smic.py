@@ -69,8 +69,10 @@ class SmicDataset(ClipDataset):
         relative = folder.relative_to(self.root).as_posix()
         match = self.path_regex.search(relative)
         if match is None:
-            raise DataError(f"clip folder {folder}: its path {relative!r} does not match dataset.path_regex "
-                            f"{self.path_regex.pattern!r}")
+            raise DataError(
+                f"clip folder {folder}: its path {relative!r} does not match dataset.path_regex "
+                f"{self.path_regex.pattern!r}"
+            )
         parts = match.groupdict()
         where = f"clip folder {folder}"
         label = self.classify(parts["emotion"], where)

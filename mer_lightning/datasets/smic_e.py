@@ -51,7 +51,9 @@ class SmicLongDataset(SheetFramesDataset):
             if not onset and not offset:
                 continue
             if not onset or not offset:
-                raise DataError(f"{where}: expression {number} has onset {onset!r} ({onset_column}) but offset "
-                                f"{offset!r} ({offset_column}): both or neither")
+                raise DataError(
+                    f"{where}: expression {number} has onset {onset!r} ({onset_column}) but offset "
+                    f"{offset!r} ({offset_column}): both or neither"
+                )
             expressions.append(({**value, "onset": onset, "offset": offset, "apex": ""}, f"_{number}"))
         return expressions

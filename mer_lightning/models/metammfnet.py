@@ -27,8 +27,11 @@ class StreamCNN(nn.Module):
         channels = in_chans
         for index, width in enumerate(widths):
             stride = stem_stride if index == 0 else 1
-            layers += [nn.Conv2d(channels, width, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(width),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(channels, width, 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
             if index < len(widths) - 1:
                 layers.append(nn.MaxPool2d(2))
             channels = width

@@ -20,7 +20,9 @@ WIDTHS = (32, 64, 128, 128)
 
 def _block(in_chans: int, out_chans: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_chans, out_chans, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out_chans), nn.ReLU(inplace=True)
+        nn.Conv2d(in_chans, out_chans, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(out_chans),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -34,7 +36,9 @@ def _reduced(img_size: int, depth: int) -> int:
 class FrameEncoder(nn.Module):
     """(N, C, H, W) frames, H = W = `img_size`, to (N, `embed_dim`) features."""
 
-    def __init__(self, in_chans: int = 1, img_size: int = 64, widths: Sequence[int] = WIDTHS, embed_dim: int = 128) -> None:
+    def __init__(
+        self, in_chans: int = 1, img_size: int = 64, widths: Sequence[int] = WIDTHS, embed_dim: int = 128
+    ) -> None:
         super().__init__()
         chans = [in_chans, *widths]
         self.features = nn.Sequential(*(_block(a, b) for a, b in zip(chans, chans[1:])))
@@ -45,14 +49,18 @@ class FrameEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.img_size, self.img_size):
-            raise ValueError(f"FrameEncoder built for {self.img_size}x{self.img_size} frames, got {tuple(x.shape[-2:])}")
+            raise ValueError(
+                f"FrameEncoder built for {self.img_size}x{self.img_size} frames, got {tuple(x.shape[-2:])}"
+            )
         return torch.relu(self.fc(self.features(x).flatten(1)))
 
 
 class FrameDecoder(nn.Module):
     """(N, `embed_dim`) features back to (N, C, H, W) frames in 0..1, the encoder's layers mirrored."""
 
-    def __init__(self, out_chans: int = 1, img_size: int = 64, widths: Sequence[int] = WIDTHS, embed_dim: int = 128) -> None:
+    def __init__(
+        self, out_chans: int = 1, img_size: int = 64, widths: Sequence[int] = WIDTHS, embed_dim: int = 128
+    ) -> None:
         super().__init__()
         if img_size % 2 ** len(widths):
             raise ValueError(f"the decoder needs img_size divisible by {2 ** len(widths)}, got {img_size}")
@@ -76,8 +84,14 @@ class ConvAutoencoder(nn.Module):
     """FIR: `forward(x)` reconstructs the frames. `num_classes` is accepted, as every net is built with the data's
     channels and classes, and unused."""
 
-    def __init__(self, in_chans: int = 1, num_classes: int | None = None, img_size: int = 64,
-                 widths: Sequence[int] = WIDTHS, embed_dim: int = 128) -> None:
+    def __init__(
+        self,
+        in_chans: int = 1,
+        num_classes: int | None = None,
+        img_size: int = 64,
+        widths: Sequence[int] = WIDTHS,
+        embed_dim: int = 128,
+    ) -> None:
         super().__init__()
         self.encoder = FrameEncoder(in_chans, img_size, widths, embed_dim)
         self.decoder = FrameDecoder(in_chans, img_size, widths, embed_dim)
@@ -89,8 +103,15 @@ class ConvAutoencoder(nn.Module):
 class FrameClassifier(nn.Module):
     """ER: the encoder and one fully connected layer, `forward(x)` -> class scores of each frame."""
 
-    def __init__(self, in_chans: int = 1, num_classes: int = 4, img_size: int = 64, widths: Sequence[int] = WIDTHS,
-                 embed_dim: int = 128, drop_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_chans: int = 1,
+        num_classes: int = 4,
+        img_size: int = 64,
+        widths: Sequence[int] = WIDTHS,
+        embed_dim: int = 128,
+        drop_rate: float = 0.0,
+    ) -> None:
         super().__init__()
         self.encoder = FrameEncoder(in_chans, img_size, widths, embed_dim)
         self.head = nn.Sequential(nn.Dropout(drop_rate), nn.Linear(embed_dim, num_classes))
@@ -102,8 +123,15 @@ class FrameClassifier(nn.Module):
 class AutoencoderClassifier(nn.Module):
     """MIXT: one encoder, a classifier head and a decoder head; `forward(x)` -> (class scores, reconstruction)."""
 
-    def __init__(self, in_chans: int = 1, num_classes: int = 4, img_size: int = 64, widths: Sequence[int] = WIDTHS,
-                 embed_dim: int = 128, drop_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_chans: int = 1,
+        num_classes: int = 4,
+        img_size: int = 64,
+        widths: Sequence[int] = WIDTHS,
+        embed_dim: int = 128,
+        drop_rate: float = 0.0,
+    ) -> None:
         super().__init__()
         self.encoder = FrameEncoder(in_chans, img_size, widths, embed_dim)
         self.decoder = FrameDecoder(in_chans, img_size, widths, embed_dim)

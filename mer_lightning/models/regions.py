@@ -32,7 +32,9 @@ class InceptionBlock(nn.Module):
     ) -> None:
         super().__init__()
         if not kernels or any(k < 1 or k % 2 == 0 for k in kernels):
-            raise ValueError(f"inception kernels must be odd sizes >= 1 (the output keeps the input's size), got {kernels}")
+            raise ValueError(
+                f"inception kernels must be odd sizes >= 1 (the output keeps the input's size), got {kernels}"
+            )
         self.branches = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(in_chans, filters, k, padding=k // 2, bias=not norm),
@@ -72,8 +74,9 @@ class RegionCNN(nn.Module):
             layers += [block, nn.MaxPool2d(2)]
             chans = block.out_chans
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(pool))
-        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(drop_rate), nn.Linear(chans * pool * pool, embed_dim),
-                                nn.ReLU(inplace=True))
+        self.fc = nn.Sequential(
+            nn.Flatten(), nn.Dropout(drop_rate), nn.Linear(chans * pool * pool, embed_dim), nn.ReLU(inplace=True)
+        )
         self.out_features = embed_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

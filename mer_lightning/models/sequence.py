@@ -40,8 +40,13 @@ class FrameSequenceClassifier(nn.Module):
         if rnn not in RNNS:
             raise ValueError(f"model.net.rnn must be one of {sorted(RNNS)}, got {rnn!r}")
         self.encoder = encoder(in_chans=in_chans)
-        self.rnn = RNNS[rnn](self.encoder.out_features, hidden, num_layers=layers, batch_first=True,
-                             dropout=dropout if layers > 1 else 0.0)
+        self.rnn = RNNS[rnn](
+            self.encoder.out_features,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.head = nn.Linear(hidden, num_classes)
         self.relative = relative
 

@@ -30,8 +30,11 @@ class STSTNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.cat(
-            [self._branch(self.conv1, self.bn1, x), self._branch(self.conv2, self.bn2, x),
-             self._branch(self.conv3, self.bn3, x)],
+            [
+                self._branch(self.conv1, self.bn1, x),
+                self._branch(self.conv2, self.bn2, x),
+                self._branch(self.conv3, self.bn3, x),
+            ],
             dim=1,
         )
         return self.fc(torch.flatten(self.avgpool(x), 1))

@@ -38,5 +38,7 @@ class SurveyCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-2:]) != (self.img_size, self.img_size):
-            raise ValueError(f"SurveyCNN is built for {self.img_size}x{self.img_size} images, got {tuple(x.shape[-2:])}")
+            raise ValueError(
+                f"SurveyCNN is built for {self.img_size}x{self.img_size} images, got {tuple(x.shape[-2:])}"
+            )
         return self.fc(torch.flatten(self.features(x), 1))

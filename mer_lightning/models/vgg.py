@@ -19,9 +19,7 @@ VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (width, conv
 class VGGEncoder(nn.Module):
     """(N, C, H, W) -> (N, `embed_dim`) features (`out_features`), for `models.sequence.FrameSequenceClassifier`."""
 
-    def __init__(
-        self, in_chans: int = 1, width_divisor: int = 8, embed_dim: int = 128, drop_rate: float = 0.0
-    ) -> None:
+    def __init__(self, in_chans: int = 1, width_divisor: int = 8, embed_dim: int = 128, drop_rate: float = 0.0) -> None:
         super().__init__()
         if width_divisor < 1 or 64 % width_divisor:
             raise ValueError(f"model: width_divisor must divide 64, got {width_divisor}")

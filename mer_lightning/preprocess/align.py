@@ -85,8 +85,10 @@ def align_clip(
         raise ValueError(f"align_clip needs frames (T, H, W[, C]), got shape {frames.shape}")
     height, width = _height_width(size)
     transform = eye_alignment_transform(reference_landmarks, (height, width), eye_positions)
-    aligned = np.stack([
-        cv2.warpAffine(frame, transform, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        for frame in frames
-    ])
+    aligned = np.stack(
+        [
+            cv2.warpAffine(frame, transform, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            for frame in frames
+        ]
+    )
     return aligned.reshape((len(frames), height, width) + frames.shape[3:]), transform

@@ -81,8 +81,13 @@ class InputCache:
             with np.load(path, allow_pickle=False) as stored:
                 arrays = {key: stored[key] for key in stored.files}
         except Exception as error:  # noqa: BLE001 - whatever a damaged file raises, it is a miss
-            log.warning("cache entry %s of clip %s is unreadable (%s: %s): computing it again",
-                        path, clip.uid, type(error).__name__, error)
+            log.warning(
+                "cache entry %s of clip %s is unreadable (%s: %s): computing it again",
+                path,
+                clip.uid,
+                type(error).__name__,
+                error,
+            )
             return None
         problem = self._mismatch(arrays.pop(RECORD, None), fingerprint, arrays)
         if problem:
@@ -118,8 +123,11 @@ class InputCache:
             handle, temporary = tempfile.mkstemp(dir=self.root, suffix=".tmp")
         except OSError as error:
             self.read_only = f"{type(error).__name__}: {error.strerror or error}"
-            log.warning("the input cache %s cannot be written to (%s): inputs are computed in memory and not kept",
-                        self.root, self.read_only)
+            log.warning(
+                "the input cache %s cannot be written to (%s): inputs are computed in memory and not kept",
+                self.root,
+                self.read_only,
+            )
             return
         try:
             with os.fdopen(handle, "wb") as file:

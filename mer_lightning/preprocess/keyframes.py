@@ -36,11 +36,13 @@ def motion_scores(frames: np.ndarray, onset: int, offset: int, motion: str = "ab
         raise ValueError(f"unknown apex motion {motion!r}; choose one of {APEX_MOTIONS}")
     reference = frames[onset]
     if motion == "absdiff":
-        scores = [np.abs(frames[t].astype(np.float32) - reference.astype(np.float32)).mean()
-                  for t in range(onset, offset + 1)]
+        scores = [
+            np.abs(frames[t].astype(np.float32) - reference.astype(np.float32)).mean() for t in range(onset, offset + 1)
+        ]
     else:
-        scores = [np.linalg.norm(optical_flow(reference, frames[t], motion), axis=-1).mean()
-                  for t in range(onset, offset + 1)]
+        scores = [
+            np.linalg.norm(optical_flow(reference, frames[t], motion), axis=-1).mean() for t in range(onset, offset + 1)
+        ]
     return np.asarray(scores, dtype=np.float64)
 
 

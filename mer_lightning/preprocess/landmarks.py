@@ -167,10 +167,13 @@ def heatmaps_to_points(heatmaps: np.ndarray, center: Sequence[float], scale: flo
     y, x = np.divmod(peak, width)
     b, n = np.indices((batch, count))
     xc, yc = np.clip(x, 1, width - 2), np.clip(y, 1, height - 2)
-    slope = np.stack([
-        heatmaps[b, n, yc, xc + 1] - heatmaps[b, n, yc, xc - 1],
-        heatmaps[b, n, yc + 1, xc] - heatmaps[b, n, yc - 1, xc],
-    ], axis=-1)
+    slope = np.stack(
+        [
+            heatmaps[b, n, yc, xc + 1] - heatmaps[b, n, yc, xc - 1],
+            heatmaps[b, n, yc + 1, xc] - heatmaps[b, n, yc - 1, xc],
+        ],
+        axis=-1,
+    )
     interior = ((x > 0) & (x < width - 1) & (y > 0) & (y < height - 1))[..., None]
     points = np.stack([x, y], axis=-1) + 0.5 + 0.25 * np.sign(slope) * interior
     side = 200.0 * scale

@@ -95,9 +95,7 @@ def _crop_stack(stack: np.ndarray, box: Sequence[float], size: tuple[int, int]) 
     return np.stack([r.reshape(out_h, out_w, -1) for r in resized])
 
 
-def crop_boxes(
-    frames_or_image: np.ndarray, boxes: Sequence[Sequence[float]], size: int | Sequence[int]
-) -> np.ndarray:
+def crop_boxes(frames_or_image: np.ndarray, boxes: Sequence[Sequence[float]], size: int | Sequence[int]) -> np.ndarray:
     """(R, [T,] h, w[, C]) crops of an image or clip, one per box (x0, y0, x1, y1), zero where a box leaves the image.
 
     A box covers the whole pixels it touches (its edges are rounded outwards).

@@ -20,13 +20,29 @@ CASME2_COLUMNS = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame
 # CASME II clips the official list leaves out: others, fear and sadness (composite3 drops them), and two whose
 # annotation is slipped (an apex of "/", an onset equal to the apex), which a copy without the list keeps.
 CASME2_EXTRA = [
-    ("01", "EP99_01", 1, 2, 3, "others"), ("02", "EP99_02", 1, 2, 3, "fear"),
-    ("24", "EP07_01", 1, 2, 3, "sadness"), ("24", "EP07_04f", 1, 2, 3, "sadness"), ("24", "EP10_03", 1, 2, 3, "sadness"),
-    ("04", "EP12_01f", 1, "/", 3, "disgust"), ("05", "EP09_05f", 2, 2, 3, "repression"),
+    ("01", "EP99_01", 1, 2, 3, "others"),
+    ("02", "EP99_02", 1, 2, 3, "fear"),
+    ("24", "EP07_01", 1, 2, 3, "sadness"),
+    ("24", "EP07_04f", 1, 2, 3, "sadness"),
+    ("24", "EP10_03", 1, 2, 3, "sadness"),
+    ("04", "EP12_01f", 1, "/", 3, "disgust"),
+    ("05", "EP09_05f", 2, 2, 3, "repression"),
 ]
 RELABELLED_2019 = {"EP07_01", "EP07_04f", "EP10_03"}  # sub24: sadness in the 2014 sheet, surprise in the 2019 one
-SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame", "Duration",
-               "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes"]
+SAMM_HEADER = [
+    "Subject",
+    "Filename",
+    "Inducement Code",
+    "Onset Frame",
+    "Apex Frame",
+    "Offset Frame",
+    "Duration",
+    "Micro",
+    "Action Units",
+    "Estimated Emotion",
+    "Objective Classes",
+    "Notes",
+]
 SMIC_WORDS = {"0": "negative", "1": "positive", "2": "surprise"}
 SMIC_CODES = {"negative": "ne", "positive": "po", "surprise": "sur"}
 
@@ -40,13 +56,17 @@ def _frames(folder: Path, names: list[str]) -> None:
 def write_casme2(root: Path, listed: pd.DataFrame, sheets: tuple[str, ...] = ("20140508",)) -> Path:
     negative = cycle(["disgust", "repression"])
     words = {"1": "happiness", "2": "surprise"}
-    rows = [(s.removeprefix("sub"), clip, 1, 2, 3, words.get(label) or next(negative))
-            for s, clip, label in listed[["subject", "clip", "label"]].itertuples(index=False)]
+    rows = [
+        (s.removeprefix("sub"), clip, 1, 2, 3, words.get(label) or next(negative))
+        for s, clip, label in listed[["subject", "clip", "label"]].itertuples(index=False)
+    ]
     for subject, clip, *_ in [*rows, *CASME2_EXTRA]:
         _frames(root / "CASME2_RAW_selected" / f"sub{subject}" / clip, ["img1.jpg", "img2.jpg", "img3.jpg"])
     for date in sheets:
-        table = [[int(s), clip, on, apex, off, "4", "surprise" if date >= "2019" and clip in RELABELLED_2019 else e]
-                 for s, clip, on, apex, off, e in [*rows, *CASME2_EXTRA]]
+        table = [
+            [int(s), clip, on, apex, off, "4", "surprise" if date >= "2019" and clip in RELABELLED_2019 else e]
+            for s, clip, on, apex, off, e in [*rows, *CASME2_EXTRA]
+        ]
         write_xlsx(root / f"CASME2-coding-{date}.xlsx", pd.DataFrame(table, columns=CASME2_COLUMNS))
     return root
 

@@ -32,9 +32,11 @@ def test_a_missing_apex_and_an_offset_past_the_last_frame_are_repaired_and_repor
     edit_sheet(root / SHEET, {"Filename": "EP01_02"}, {"OffsetF": 99})
     by_id = {c.clip_id: c for c in reader("casme", root).clips() if c.source_subject == "sub01"}
     assert by_id["EP01_03"].apex == (2 + 5) // 2 and by_id["EP01_03"].repairs == (
-        "apex '/' is not a frame number: middle frame taken",)
+        "apex '/' is not a frame number: middle frame taken",
+    )
     assert by_id["EP01_02"].offset == 5 and by_id["EP01_02"].repairs == (
-        "offset frame 99 after the last frame 6: clamped",)
+        "offset frame 99 after the last frame 6: clamped",
+    )
 
 
 @pytest.mark.parametrize(

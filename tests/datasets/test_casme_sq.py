@@ -24,7 +24,10 @@ def test_micro_expressions_by_default_inside_the_long_videos(root):
     assert (first.emotion, first.label) == ("others", 3)
     assert first.frames[0].parent.name == "15_0101disgustingteeth" and first.num_frames == 52
     assert (first.frame_numbers[first.onset], first.frame_numbers[first.apex], first.frame_numbers[first.offset]) == (
-        3, 4, 6)
+        3,
+        4,
+        6,
+    )
     assert {c.subject for c in clips} == {"casme_sq/s15", "casme_sq/s16"}
 
 
@@ -76,7 +79,11 @@ def release_standin(root):
 
     from mer_lightning.datasets.synthetic.layouts import write_xlsx
 
-    videos = {"0101": ("disgust1", "disgustingteeth"), "0102": ("disgust2", "eatingworms"), "0502": ("happy2", "funnyerrors")}
+    videos = {
+        "0101": ("disgust1", "disgustingteeth"),
+        "0102": ("disgust2", "eatingworms"),
+        "0502": ("happy2", "funnyerrors"),
+    }
     for code, (_, description) in videos.items():
         for subject in (15, 16):
             folder = root / "rawpic" / f"s{subject}" / f"{subject}_{code}{description}"
@@ -102,8 +109,12 @@ def release_standin(root):
 def test_a_stand_in_laid_out_as_the_release_documents_it(tmp_path):
     root = release_standin(tmp_path / "CASME_sq")
     clips = reader("casme_sq", root).clips()
-    assert [c.uid for c in clips] == ["casme_sq/s15/disgust1_1", "casme_sq/s15/happy2_1", "casme_sq/s16/disgust2_1",
-                                      "casme_sq/s16/happy2_1"]
+    assert [c.uid for c in clips] == [
+        "casme_sq/s15/disgust1_1",
+        "casme_sq/s15/happy2_1",
+        "casme_sq/s16/disgust2_1",
+        "casme_sq/s16/happy2_1",
+    ]
     by_uid = {c.uid: c for c in clips}
     disgust = by_uid["casme_sq/s16/disgust2_1"]
     assert disgust.frames[0].parent.name == "16_0102eatingworms"  # video code 0102, not 0101 or 0502

@@ -35,8 +35,11 @@ def megc2019_set(releases: dict[str, Path], *overrides: str):
 
 
 def counts(clips) -> dict:
-    return {"clips": len(clips), "subjects": len({c.subject for c in clips}),
-            "classes": dict(Counter(("negative", "positive", "surprise")[c.label] for c in clips))}
+    return {
+        "clips": len(clips),
+        "subjects": len({c.subject for c in clips}),
+        "classes": dict(Counter(("negative", "positive", "surprise")[c.label] for c in clips)),
+    }
 
 
 @pytest.mark.parametrize("shape", ["labels.csv as it is", "data column", "dataset column", "no header"])
@@ -68,8 +71,11 @@ def test_a_list_that_matches_no_clip_of_a_member_says_so_with_both_sides_ids(rel
     samm = renamed["dataset"] == "samm"
     renamed.loc[samm, "clip"] = "SAMM_" + renamed.loc[samm, "clip"]
     renamed.to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"list.csv: none of its 133 samm clips is among the 133 this copy has: it "
-                                        r"lists e.g. samm/6/SAMM_006_1_2 .*the copy has e.g. samm/006/006_1_2"):
+    with pytest.raises(
+        DataError,
+        match=r"list.csv: none of its 133 samm clips is among the 133 this copy has: it "
+        r"lists e.g. samm/6/SAMM_006_1_2 .*the copy has e.g. samm/006/006_1_2",
+    ):
         megc2019_set(releases, f"dataset.members={path}").clips()
 
 
@@ -85,9 +91,12 @@ def test_describe_names_the_sheets_read_and_what_each_scheme_leaves_out(releases
 
 def test_two_sheets_are_an_error_naming_both_and_a_setting_picks_one(megc2019, tmp_path):
     roots = write_standins(megc2019 / "labels.csv", tmp_path, casme2_sheets=("20140508", "20190701"))
-    with pytest.raises(DataError, match=r"2 annotation sheets match 'CASME2-coding-\*.xlsx' under .*CASME2: "
-                                        r"CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx; choose one with "
-                                        r"dataset.sheet="):
+    with pytest.raises(
+        DataError,
+        match=r"2 annotation sheets match 'CASME2-coding-\*.xlsx' under .*CASME2: "
+        r"CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx; choose one with "
+        r"dataset.sheet=",
+    ):
         reader("casme2", roots["casme2"]).clips()
     older = reader("casme2", roots["casme2"], "dataset.sheet=CASME2-coding-20140508.xlsx", "dataset.classes=casme2_7")
     newer = reader("casme2", roots["casme2"], "dataset.sheet=CASME2-coding-20190701.xlsx", "dataset.classes=casme2_7")

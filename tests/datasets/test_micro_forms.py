@@ -14,7 +14,7 @@ def test_each_sequence_comes_as_recorded_and_as_its_first_three_frames(tmp_path)
     forms = reader("ckplus_micro", None, f"dataset.dataset.root={root}")
     clips = forms.clips()
     assert clips[: len(general)] == general and len(clips) == 2 * len(general)
-    for recorded, micro in zip(general, clips[len(general):]):
+    for recorded, micro in zip(general, clips[len(general) :]):
         assert micro.uid == f"ckplus_micro/{recorded.source_subject}/{recorded.clip_id}"
         assert micro.subject == recorded.subject  # the same person: one LOSO fold tests both forms
         assert micro.frames == recorded.frames and micro.landmarks == recorded.landmarks

@@ -35,8 +35,10 @@ def test_a_missing_apex_and_an_offset_past_the_last_frame_are_repaired_and_repor
     by_id = {c.clip_id: c for c in reader("samm", root).clips()}
     assert by_id["006_1_3"].repairs == ("apex not annotated: middle frame taken",)
     assert by_id["006_1_3"].apex == (2 + 5) // 2
-    assert by_id["006_1_2"].offset == 5 and "offset frame 9999 after the last frame 212: clamped" in by_id[
-        "006_1_2"].repairs
+    assert (
+        by_id["006_1_2"].offset == 5
+        and "offset frame 9999 after the last frame 212: clamped" in by_id["006_1_2"].repairs
+    )
 
 
 @pytest.mark.parametrize(

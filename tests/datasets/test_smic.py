@@ -46,8 +46,11 @@ def test_smic_2_drops_surprise_and_other_cameras_have_their_frame_rate(root):
     [
         ("missing_frames", r"clip folder .*s1_ne_01: frames 1043 missing from"),
         ("unknown_emotion", r"clip folder .*micro/happy/s1_ha_01: emotion 'happy' is not in class scheme 'smic_3'"),
-        ("misnamed_folder", r"clip folder .*micro/negative/clip7: its path 'HS/s1/micro/negative/clip7' does not "
-                            r"match dataset.path_regex"),
+        (
+            "misnamed_folder",
+            r"clip folder .*micro/negative/clip7: its path 'HS/s1/micro/negative/clip7' does not "
+            r"match dataset.path_regex",
+        ),
     ],
 )
 def test_unusable_data_fails_naming_the_folder(root, slip, message):

@@ -10,12 +10,24 @@ from mer_lightning.datasets.base import DataError
 from mer_lightning.datasets.synthetic.layouts import write_xlsx
 from tests.datasets.layouts import reader
 
-COLUMNS = ["Subject", "Filename", "FirstF", "OnsetF", "OffsetF", "Onset2F", "Offset2F", "Onset3F", "Offset3F",
-           "Emotion"]
+COLUMNS = [
+    "Subject",
+    "Filename",
+    "FirstF",
+    "OnsetF",
+    "OffsetF",
+    "Onset2F",
+    "Offset2F",
+    "Onset3F",
+    "Offset3F",
+    "Emotion",
+]
 # (subject, video, first frame, frames, emotion, intervals)
-HS = [(1, "s1_ne_01", 1001, 60, "negative", [(1010, 1020)]),
-      (1, "s1_po_01", 2001, 80, "positive", [(2005, 2015), (2040, 2052)]),
-      (2, "s2_sur_01", 501, 90, "surprise", [(510, 518), (530, 541), (570, 580)])]
+HS = [
+    (1, "s1_ne_01", 1001, 60, "negative", [(1010, 1020)]),
+    (1, "s1_po_01", 2001, 80, "positive", [(2005, 2015), (2040, 2052)]),
+    (2, "s2_sur_01", 501, 90, "surprise", [(510, 518), (530, 541), (570, 580)]),
+]
 VIS = [(2, "s2_sur_01", 101, 30, "surprise", [(103, 105), (112, 115)])]
 
 
@@ -43,8 +55,14 @@ def root(tmp_path):
 
 def test_every_micro_expression_of_a_long_video_is_a_clip(root):
     clips = reader("smic_e", root).clips()
-    assert [c.clip_id for c in clips] == ["s01_ne_01", "s01_po_01", "s01_po_01_2", "s02_sur_01", "s02_sur_01_2",
-                                          "s02_sur_01_3"]
+    assert [c.clip_id for c in clips] == [
+        "s01_ne_01",
+        "s01_po_01",
+        "s01_po_01_2",
+        "s02_sur_01",
+        "s02_sur_01_2",
+        "s02_sur_01_3",
+    ]
     by_id = {c.clip_id: c for c in clips}
     second = by_id["s01_po_01_2"]
     assert second.uid == "smic_e/s01/s01_po_01_2" and second.subject == "smic_e/s01"
@@ -65,10 +83,16 @@ def test_each_camera_is_its_own_tab_and_frame_rate(root):
 @pytest.mark.parametrize(
     ("slip", "message"),
     [
-        ("half_interval", r"SMIC-E_annotation.xlsx, row 3: expression 2 has onset '2040' \(Onset2F\) but offset '' "
-                          r"\(Offset2F\): both or neither"),
-        ("interval_past_video", r"SMIC-E_annotation.xlsx, row 2: frames 1200..1210 missing: .*HS/s1/s1_ne_01 holds "
-                                r"frames 1001..1060"),
+        (
+            "half_interval",
+            r"SMIC-E_annotation.xlsx, row 3: expression 2 has onset '2040' \(Onset2F\) but offset '' "
+            r"\(Offset2F\): both or neither",
+        ),
+        (
+            "interval_past_video",
+            r"SMIC-E_annotation.xlsx, row 2: frames 1200..1210 missing: .*HS/s1/s1_ne_01 holds "
+            r"frames 1001..1060",
+        ),
         ("no_tab", r"SMIC-E_annotation.xlsx: cannot read tab 'HS': .*; its tabs are \['VIS', 'NIR'\]"),
     ],
 )

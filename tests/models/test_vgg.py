@@ -17,8 +17,13 @@ def test_vgg16s_thirteen_convolutions_in_five_pooled_blocks_at_an_eighth_of_the_
 
 
 def test_it_encodes_the_frames_of_a_sequence_classifier_and_names_bad_settings():
-    net = FrameSequenceClassifier(lambda in_chans: VGGEncoder(in_chans, width_divisor=16, embed_dim=8), in_chans=1,
-                                  num_classes=7, hidden=6, layers=2)
+    net = FrameSequenceClassifier(
+        lambda in_chans: VGGEncoder(in_chans, width_divisor=16, embed_dim=8),
+        in_chans=1,
+        num_classes=7,
+        hidden=6,
+        layers=2,
+    )
     assert net(torch.rand(2, 8, 1, 68, 68), torch.tensor([8, 5])).shape == (2, 7)
     with pytest.raises(ValueError, match="32x32 or more"):
         VGGEncoder()(torch.rand(1, 1, 16, 16))

@@ -31,9 +31,11 @@ def test_lmf_and_its_normalisation_against_a_hand_computation_on_three_landmarks
     np.testing.assert_allclose(lmf, [[0, d01, d02], [d01, 0, d12], [d02, d12, 0]], rtol=1e-6)
     # m = max |LMF| = 3: 128 (x/m)^0.5 + 127 where x > 0, -128 (|x|/m)^0.5 + 127 where x < 0, 127 where x = 0
     image = normalize_feature_maps(lmf[None])[0]
-    expected = [[127, 255, 127 - 128 * np.sqrt(2 / 3)],
-                [255, 127, 127 + 128 * np.sqrt(d12 / 3)],
-                [127 - 128 * np.sqrt(2 / 3), 127 + 128 * np.sqrt(d12 / 3), 127]]
+    expected = [
+        [127, 255, 127 - 128 * np.sqrt(2 / 3)],
+        [255, 127, 127 + 128 * np.sqrt(d12 / 3)],
+        [127 - 128 * np.sqrt(2 / 3), 127 + 128 * np.sqrt(d12 / 3), 127],
+    ]
     np.testing.assert_allclose(image, expected, rtol=1e-6)  # 255, 22.49, 212.05
     assert image.dtype == np.float32
 
@@ -49,7 +51,8 @@ def test_rigid_motion_gives_no_feature():
 def test_normalisation_formula_and_edge_cases():
     maps = np.array([[[0.0, 4.0], [-1.0, -4.0]]])
     np.testing.assert_allclose(
-        normalize_feature_maps(maps), [[[127.0, 255.0], [127.0 - 128.0 * 0.5, -1.0]]]  # -4 -> -1, as the formula says
+        normalize_feature_maps(maps),
+        [[[127.0, 255.0], [127.0 - 128.0 * 0.5, -1.0]]],  # -4 -> -1, as the formula says
     )
     images = normalize_feature_maps(np.zeros((2, 68, 68)))
     assert np.isfinite(images).all()

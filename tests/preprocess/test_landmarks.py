@@ -79,8 +79,9 @@ def test_heatmap_decoding_of_known_peaks():
     border = np.zeros((1, 1, 64, 64), np.float32)
     border[0, 0, 0, 63] = 1.0
     np.testing.assert_allclose(heatmaps_to_points(border, (32, 32), 0.32)[0], [[63.5, 0.5]])
-    np.testing.assert_allclose(heatmaps_to_points(symmetric, (100, 50), 0.64)[0, 0], [(20.5 - 32) * 2 + 100,
-                                                                                      (30.5 - 32) * 2 + 50])
+    np.testing.assert_allclose(
+        heatmaps_to_points(symmetric, (100, 50), 0.64)[0, 0], [(20.5 - 32) * 2 + 100, (30.5 - 32) * 2 + 50]
+    )
 
 
 @pytest.mark.slow

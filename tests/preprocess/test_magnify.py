@@ -34,12 +34,15 @@ def temporal_spread(frames):
     return frames[:, 14:18, 14:18].astype(np.float64).std(axis=0).mean()
 
 
-@pytest.mark.parametrize("pyramid, temporal_filter, gain", [
-    ("laplacian", "ideal", 4.0),
-    ("laplacian", "butterworth", 3.0),
-    ("gaussian", "ideal", 1.5),  # the coarsest level is a blur, so a small patch gains less
-    ("gaussian", "butterworth", 1.5),
-])
+@pytest.mark.parametrize(
+    "pyramid, temporal_filter, gain",
+    [
+        ("laplacian", "ideal", 4.0),
+        ("laplacian", "butterworth", 3.0),
+        ("gaussian", "ideal", 1.5),  # the coarsest level is a blur, so a small patch gains less
+        ("gaussian", "butterworth", 1.5),
+    ],
+)
 def test_in_band_brightening_is_amplified_and_out_of_band_is_not(pyramid, temporal_filter, gain):
     in_band = brightening(IN_BAND)
     out = magnify(in_band, 5.0, LOW, HIGH, FPS, pyramid, 3, temporal_filter)

@@ -299,8 +299,7 @@ def test_resize_works_on_sequences(clip):
 
 
 def test_a_sequence_relative_to_its_onset_is_what_moved_since(clip):
-    sample = run(clip, LoadFrames(num_frames=4), Landmarks(),
-                 Regions(names=("mouth",), size=(8, 8), time_first=True))
+    sample = run(clip, LoadFrames(num_frames=4), Landmarks(), Regions(names=("mouth",), size=(8, 8), time_first=True))
     regions = sample["regions"].copy()
     relative = RelativeToKeyFrame(key="regions", frame="onset")(dict(sample))["regions"]
     np.testing.assert_array_equal(relative, regions - regions[0])  # the onset is the first loaded frame

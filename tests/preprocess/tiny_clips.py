@@ -80,7 +80,15 @@ def write_clip(
         frames.append(path)
     np.save(folder / "landmarks.npy", np.stack(landmarks))
     return Clip(
-        dataset="tiny", subject=f"tiny/{subject}", source_subject=subject, clip_id=clip_id, frames=tuple(frames),
-        onset=onset, apex=apex, offset=offset, emotion="happiness", label=label,
+        dataset="tiny",
+        subject=f"tiny/{subject}",
+        source_subject=subject,
+        clip_id=clip_id,
+        frames=tuple(frames),
+        onset=onset,
+        apex=apex,
+        offset=offset,
+        emotion="happiness",
+        label=label,
         landmarks=folder / "landmarks.npy",
     )

@@ -68,7 +68,25 @@ from mer_lightning.datasets.synthetic.plan import (
 from mer_lightning.datasets.synthetic.settings import MANIFEST, SyntheticSettings
 
 __all__ = [
-    "AU_MOTION", "CASME2_COLUMNS", "CASME2_EMOTIONS", "CASME2_SHEET", "EMOTIONS", "EMOTION_AUS", "MANIFEST", "WRITERS",
-    "ActionUnit", "Face", "RenderedClip", "SyntheticDataset", "SyntheticSettings", "emotion_plan", "generate",
-    "is_current", "parse_action_units", "render_clip", "render_dataset", "render_face", "render_subject",
+    "AU_MOTION",
+    "CASME2_COLUMNS",
+    "CASME2_EMOTIONS",
+    "CASME2_SHEET",
+    "EMOTIONS",
+    "EMOTION_AUS",
+    "MANIFEST",
+    "WRITERS",
+    "ActionUnit",
+    "Face",
+    "RenderedClip",
+    "SyntheticDataset",
+    "SyntheticSettings",
+    "emotion_plan",
+    "generate",
+    "is_current",
+    "parse_action_units",
+    "render_clip",
+    "render_dataset",
+    "render_face",
+    "render_subject",
 ]

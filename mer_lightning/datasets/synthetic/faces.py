@@ -15,10 +15,15 @@ SUPERSAMPLE = 2  # faces are painted at 2x, then area-downsampled (anti-aliased 
 
 # The mirror of each iBUG landmark across the face's vertical axis.
 MIRROR = np.array(
-    [16 - i for i in range(17)] + [43 - i for i in range(17, 27)] + [27, 28, 29, 30]
-    + [66 - i for i in range(31, 36)] + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
-    + [102 - i for i in range(48, 55)] + [114 - i for i in range(55, 60)]
-    + [124 - i for i in range(60, 65)] + [132 - i for i in range(65, 68)]
+    [16 - i for i in range(17)]
+    + [43 - i for i in range(17, 27)]
+    + [27, 28, 29, 30]
+    + [66 - i for i in range(31, 36)]
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    + [102 - i for i in range(48, 55)]
+    + [114 - i for i in range(55, 60)]
+    + [124 - i for i in range(60, 65)]
+    + [132 - i for i in range(65, 68)]
 )
 
 
@@ -78,32 +83,45 @@ def _template(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     pts = np.zeros((68, 2))
     a = np.pi * (1 - np.arange(17) / 16)  # pi .. 0: image left ear, chin, image right ear
     s = np.sin(a)
-    pts[0:17, 0] = np.cos(a) * (1 - chin_taper * s ** 4)
-    pts[0:17, 1] = jaw_top + (chin_y - jaw_top) * s ** 0.8
+    pts[0:17, 0] = np.cos(a) * (1 - chin_taper * s**4)
+    pts[0:17, 1] = jaw_top + (chin_y - jaw_top) * s**0.8
     k = np.arange(5)
     bx = np.linspace(-brow_outer, -brow_inner, 5)
     by = brow_y + 0.03 - brow_arch * np.sin(np.pi * (k + 0.7) / 5.4)
     pts[17:22] = np.stack([bx, by], 1)
     pts[27:31] = np.stack([np.zeros(4), np.linspace(eye_y - 0.02, nose_tip, 4)], 1)
-    pts[31:36] = np.stack(
-        [np.linspace(-nose_w, nose_w, 5), nose_tip + np.array([0.04, 0.075, 0.09, 0.075, 0.04])], 1
-    )
+    pts[31:36] = np.stack([np.linspace(-nose_w, nose_w, 5), nose_tip + np.array([0.04, 0.075, 0.09, 0.075, 0.04])], 1)
     ex = -eye_dx
     pts[36:42] = [
-        (ex - eye_w, eye_y), (ex - 0.35 * eye_w, eye_y - eye_up), (ex + 0.35 * eye_w, eye_y - eye_up),
-        (ex + eye_w, eye_y + 0.01), (ex + 0.35 * eye_w, eye_y + eye_down), (ex - 0.35 * eye_w, eye_y + eye_down),
+        (ex - eye_w, eye_y),
+        (ex - 0.35 * eye_w, eye_y - eye_up),
+        (ex + 0.35 * eye_w, eye_y - eye_up),
+        (ex + eye_w, eye_y + 0.01),
+        (ex + 0.35 * eye_w, eye_y + eye_down),
+        (ex - 0.35 * eye_w, eye_y + eye_down),
     ]
     w = mouth_w
     pts[48:55] = [
-        (-w, mouth_y), (-0.6 * w, mouth_y - 0.8 * lip_up), (-0.22 * w, mouth_y - lip_up),
-        (0, mouth_y - 0.85 * lip_up), (0.22 * w, mouth_y - lip_up), (0.6 * w, mouth_y - 0.8 * lip_up), (w, mouth_y),
+        (-w, mouth_y),
+        (-0.6 * w, mouth_y - 0.8 * lip_up),
+        (-0.22 * w, mouth_y - lip_up),
+        (0, mouth_y - 0.85 * lip_up),
+        (0.22 * w, mouth_y - lip_up),
+        (0.6 * w, mouth_y - 0.8 * lip_up),
+        (w, mouth_y),
     ]
     pts[55:60] = [
-        (0.6 * w, mouth_y + 0.75 * lip_down), (0.24 * w, mouth_y + 0.97 * lip_down), (0, mouth_y + lip_down),
-        (-0.24 * w, mouth_y + 0.97 * lip_down), (-0.6 * w, mouth_y + 0.75 * lip_down),
+        (0.6 * w, mouth_y + 0.75 * lip_down),
+        (0.24 * w, mouth_y + 0.97 * lip_down),
+        (0, mouth_y + lip_down),
+        (-0.24 * w, mouth_y + 0.97 * lip_down),
+        (-0.6 * w, mouth_y + 0.75 * lip_down),
     ]
     pts[60:65] = [
-        (-0.85 * w, mouth_y), (-0.3 * w, mouth_y - 0.012), (0, mouth_y - 0.008), (0.3 * w, mouth_y - 0.012),
+        (-0.85 * w, mouth_y),
+        (-0.3 * w, mouth_y - 0.012),
+        (0, mouth_y - 0.008),
+        (0.3 * w, mouth_y - 0.012),
         (0.85 * w, mouth_y),
     ]
     pts[65:68] = [(0.3 * w, mouth_y + 0.012), (0, mouth_y + 0.015), (-0.3 * w, mouth_y + 0.012)]
@@ -206,8 +224,11 @@ def render_face(settings: SyntheticSettings, subject: int) -> Face:
         hair_top = forehead_top - 0.18
         hair_arc = np.stack([np.cos(arc) * 1.12, jaw_top + 0.25 - np.sin(arc) * (jaw_top + 0.25 - hair_top)], 1)
         p.paint(p.polygon(hair_arc, 0.02), textured(hair, 1.5), 1.0)
-    p.paint(p.polygon([(-0.42, chin_y - 0.5), (0.42, chin_y - 0.5), (0.5, 3.0), (-0.5, 3.0)], 0.03),
-            textured(skin * 0.82, texture_level), 1.0)
+    p.paint(
+        p.polygon([(-0.42, chin_y - 0.5), (0.42, chin_y - 0.5), (0.5, 3.0), (-0.5, 3.0)], 0.03),
+        textured(skin * 0.82, texture_level),
+        1.0,
+    )
     for side in (-1, 1):
         p.paint(p.ellipse((side * 0.98, jaw_top + 0.12), (0.12, 0.22), 0.02), textured(skin * 0.9, texture_level))
     face_mask = p.polygon(contour, 0.015)
@@ -216,7 +237,7 @@ def render_face(settings: SyntheticSettings, subject: int) -> Face:
     grid = np.stack(np.meshgrid(np.arange(ws), np.arange(hs)), -1).astype(np.float64)
     uv = ((grid - (ss - 1) / 2) / ss - centre) / scale @ rot
     r2 = uv[..., 0] ** 2 + ((uv[..., 1] - 0.1) / 1.15) ** 2
-    skin_img *= np.clip(1.05 - 0.28 * r2 ** 1.5, 0.6, 1.1).astype(np.float32)[..., None]
+    skin_img *= np.clip(1.05 - 0.28 * r2**1.5, 0.6, 1.1).astype(np.float32)[..., None]
     p.paint(face_mask, skin_img, 1.0)
     for _ in range(int(rng.integers(3, 13))):  # moles and freckles
         spot = (rng.uniform(-0.7, 0.7), rng.uniform(brow_y - 0.25, chin_y - 0.15))
@@ -243,10 +264,11 @@ def render_face(settings: SyntheticSettings, subject: int) -> Face:
     # brows
     brow_thick = rng.uniform(0.045, 0.07)
     for lo in (17, 22):
-        brow = units[lo:lo + 5]
+        brow = units[lo : lo + 5]
         mask = p.polyline(brow, brow_thick, 0.01) + 0.6 * p.polyline(brow + (0, 0.015), brow_thick * 0.6, 0.01)
-        p.paint(np.clip(mask, 0, 1) * (0.75 + 0.25 * _smooth_noise(rng, (hs, ws), 0.6 * ss).clip(-1, 1)),
-                hair * 0.8, 0.9)
+        p.paint(
+            np.clip(mask, 0, 1) * (0.75 + 0.25 * _smooth_noise(rng, (hs, ws), 0.6 * ss).clip(-1, 1)), hair * 0.8, 0.9
+        )
     # nose: sides, nostrils, wings, tip highlight
     for side in (31, 35):
         p.shade(p.polyline(units[[27, 28, 29, side]] + (0.04 * np.sign(units[side, 0]), 0), 0.05, 0.04), 0.22)

@@ -38,8 +38,13 @@ def generate(root: str | Path, settings: SyntheticSettings | None = None) -> Pat
     if is_current(root, settings):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
-    log.info("generating the synthetic set (%d subjects x %d clips, %s layout) into %s, once", settings.subjects,
-             settings.clips_per_subject, settings.layout, root)
+    log.info(
+        "generating the synthetic set (%d subjects x %d clips, %s layout) into %s, once",
+        settings.subjects,
+        settings.clips_per_subject,
+        settings.layout,
+        root,
+    )
     start = time.perf_counter()
     partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
     try:

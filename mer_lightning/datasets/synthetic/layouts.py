@@ -64,8 +64,17 @@ def write_casme2_layout(root: str | Path, clips: Iterable[RenderedClip], setting
         for number, frame in enumerate(clip.frames, start=1):
             (folder / f"img{number}.jpg").write_bytes(encode_jpeg(frame, settings.jpeg_quality))
         np.save(folder / "landmarks.npy", clip.landmarks.astype(np.float32))
-        rows.append([f"{clip.subject:02d}", name, clip.onset + 1, clip.apex + 1, clip.offset + 1,
-                     clip.action_units, clip.emotion])
+        rows.append(
+            [
+                f"{clip.subject:02d}",
+                name,
+                clip.onset + 1,
+                clip.apex + 1,
+                clip.offset + 1,
+                clip.action_units,
+                clip.emotion,
+            ]
+        )
     write_xlsx(root / CASME2_SHEET, pd.DataFrame(rows, columns=list(CASME2_COLUMNS)))
     return root
 
@@ -80,8 +89,9 @@ def encode_image(frame: np.ndarray, extension: str, settings: SyntheticSettings,
     return buffer.tobytes()
 
 
-def _write_frames(folder: Path, frames: np.ndarray, names: Iterable[str], settings: SyntheticSettings,
-                  grayscale: bool = False) -> None:
+def _write_frames(
+    folder: Path, frames: np.ndarray, names: Iterable[str], settings: SyntheticSettings, grayscale: bool = False
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in zip(names, frames):
         (folder / name).write_bytes(encode_image(frame, Path(name).suffix, settings, grayscale))
@@ -92,12 +102,26 @@ def _write_frames(folder: Path, frames: np.ndarray, names: Iterable[str], settin
 # capital), and the dataset's class scheme decides about it.
 CASME_EMOTIONS = {"others": "tense"}
 SAMM_EMOTIONS = {"repression": "Contempt", "fear": "Anger", "others": "Other"}
-VALENCE = {"happiness": "positive", "surprise": "surprise", "others": "others", "neutral": "neutral",
-           **dict.fromkeys((*NEGATIVE_EMOTIONS, "anger", "contempt", "tense"), "negative")}
+VALENCE = {
+    "happiness": "positive",
+    "surprise": "surprise",
+    "others": "others",
+    "neutral": "neutral",
+    **dict.fromkeys((*NEGATIVE_EMOTIONS, "anger", "contempt", "tense"), "negative"),
+}
 SMIC_CODES = {"negative": "ne", "positive": "po", "surprise": "sur"}
 # CK+'s emotion codes; repression is written as contempt (AU14, the dimpler), tense and others get none (unlabelled).
-CKPLUS_CODES = {"neutral": 0, "anger": 1, "contempt": 2, "repression": 2, "disgust": 3, "fear": 4, "happiness": 5,
-                "sadness": 6, "surprise": 7}
+CKPLUS_CODES = {
+    "neutral": 0,
+    "anger": 1,
+    "contempt": 2,
+    "repression": 2,
+    "disgust": 3,
+    "fear": 4,
+    "happiness": 5,
+    "sadness": 6,
+    "surprise": 7,
+}
 CASME_SQ_SUBJECT_CODE = 14  # participant 1 is s15, as in the release
 CASME_SQ_VIDEO = ("0101", "disgust1", "disgustingteeth")  # video code, name, description
 
@@ -111,8 +135,18 @@ def write_casme_layout(root: str | Path, clips: Iterable[RenderedClip], settings
         name = casme2_clip_name(clip.index)
         names = [f"img{n}.jpg" for n in range(1, len(clip.frames) + 1)]
         _write_frames(root / "CASME_raw_selected" / f"sub{clip.subject:02d}" / name, clip.frames, names, settings)
-        rows.append([clip.subject, name, clip.onset + 1, clip.apex + 1, "", clip.offset + 1, clip.action_units,
-                     CASME_EMOTIONS.get(clip.emotion, clip.emotion)])
+        rows.append(
+            [
+                clip.subject,
+                name,
+                clip.onset + 1,
+                clip.apex + 1,
+                "",
+                clip.offset + 1,
+                clip.action_units,
+                CASME_EMOTIONS.get(clip.emotion, clip.emotion),
+            ]
+        )
     columns = ["Subject", "Filename", "OnsetF", "ApexF1", "ApexF2", "OffsetF", "Action Units", "Emotion"]
     write_xlsx(root / "CASME-coding-synthetic.xlsx", pd.DataFrame(rows, columns=columns))
     return root
@@ -137,8 +171,19 @@ def write_casme_sq_layout(root: str | Path, clips: Iterable[RenderedClip], setti
             names = [f"img{n}.jpg" for n in range(start, start + len(clip.frames))]
             _write_frames(folder, clip.frames, names, settings)
             kind = "macro-expression" if k % 3 == 0 else "micro-expression"
-            rows.append([subject, f"{video}_{k}", start + clip.onset, start + clip.apex, start + clip.offset,
-                         clip.action_units, VALENCE[clip.emotion], kind, clip.emotion])
+            rows.append(
+                [
+                    subject,
+                    f"{video}_{k}",
+                    start + clip.onset,
+                    start + clip.apex,
+                    start + clip.offset,
+                    clip.action_units,
+                    VALENCE[clip.emotion],
+                    kind,
+                    clip.emotion,
+                ]
+            )
             start += len(clip.frames)
     tabs = {
         "code_final": pd.DataFrame(rows),
@@ -153,10 +198,26 @@ def write_samm_layout(root: str | Path, clips: Iterable[RenderedClip], settings:
     """SAMM: `SAMM/{sss}/{sss}_{n}_{k}/{sss}_{frame:05d}.jpg` in grayscale (subject 1 is 006, frame numbers from
     inside the session, not from 1), and `SAMM_Micro_FACS_Codes_v2.xlsx` whose header row follows rows of notes."""
     root = Path(root)
-    header = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame", "Duration",
-              "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes"]
-    notes = [["SAMM micro-movement FACS codes (synthetic)"], ["Frame numbers are those of the session's files."],
-             [], ["Estimated Emotion is the emotion the inducement aimed at."]]
+    header = [
+        "Subject",
+        "Filename",
+        "Inducement Code",
+        "Onset Frame",
+        "Apex Frame",
+        "Offset Frame",
+        "Duration",
+        "Micro",
+        "Action Units",
+        "Estimated Emotion",
+        "Objective Classes",
+        "Notes",
+    ]
+    notes = [
+        ["SAMM micro-movement FACS codes (synthetic)"],
+        ["Frame numbers are those of the session's files."],
+        [],
+        ["Estimated Emotion is the emotion the inducement aimed at."],
+    ]
     rows = [[*note, *[""] * (len(header) - len(note))] for note in notes] + [header]
     for clip in clips:
         subject = f"{clip.subject + 5:03d}"
@@ -164,9 +225,22 @@ def write_samm_layout(root: str | Path, clips: Iterable[RenderedClip], settings:
         first = 100 * (clip.index + 1) + 7
         names = [f"{subject}_{n:05d}.jpg" for n in range(first, first + len(clip.frames))]
         _write_frames(root / "SAMM" / subject / name, clip.frames, names, settings, grayscale=True)
-        rows.append([clip.subject + 5, name, clip.index // 3 + 1, first + clip.onset, first + clip.apex,
-                     first + clip.offset, clip.offset - clip.onset + 1, "Micro - 1/2", clip.action_units,
-                     SAMM_EMOTIONS.get(clip.emotion, clip.emotion.capitalize()), "", ""])
+        rows.append(
+            [
+                clip.subject + 5,
+                name,
+                clip.index // 3 + 1,
+                first + clip.onset,
+                first + clip.apex,
+                first + clip.offset,
+                clip.offset - clip.onset + 1,
+                "Micro - 1/2",
+                clip.action_units,
+                SAMM_EMOTIONS.get(clip.emotion, clip.emotion.capitalize()),
+                "",
+                "",
+            ]
+        )
     write_xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", pd.DataFrame(rows), header=False)
     return root
 

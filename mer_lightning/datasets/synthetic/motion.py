@@ -26,32 +26,96 @@ class Bump(NamedTuple):
 
 # AU -> (bump sigma in face units, bumps). A clip's AUs blend (`_displacement`), scaled to the clip's peak displacement.
 AU_MOTION: dict[int, tuple[float, tuple[Bump, ...]]] = {
-    1: (0.11, (Bump((21,), (0.15, -1.0)), Bump((20,), (0.05, -0.8)), Bump((19,), (0.0, -0.35)),
-               Bump((21,), (0.0, -0.7), (0.0, -0.17)), Bump((20,), (0.0, -0.5), (0.0, -0.17)))),
-    2: (0.11, (Bump((17,), (-0.1, -1.0)), Bump((18,), (0.0, -1.0)), Bump((19,), (0.0, -0.6)),
-               Bump((18,), (0.0, -0.6), (0.0, -0.17)), Bump((17,), (0.0, -0.6), (0.0, -0.15)))),
-    4: (0.11, (Bump((21,), (0.75, 0.65)), Bump((20,), (0.55, 0.65)), Bump((19,), (0.3, 0.5)),
-               Bump((21, 22), (0.0, 0.5)), Bump((21,), (0.5, 0.4), (0.0, -0.15)))),
+    1: (
+        0.11,
+        (
+            Bump((21,), (0.15, -1.0)),
+            Bump((20,), (0.05, -0.8)),
+            Bump((19,), (0.0, -0.35)),
+            Bump((21,), (0.0, -0.7), (0.0, -0.17)),
+            Bump((20,), (0.0, -0.5), (0.0, -0.17)),
+        ),
+    ),
+    2: (
+        0.11,
+        (
+            Bump((17,), (-0.1, -1.0)),
+            Bump((18,), (0.0, -1.0)),
+            Bump((19,), (0.0, -0.6)),
+            Bump((18,), (0.0, -0.6), (0.0, -0.17)),
+            Bump((17,), (0.0, -0.6), (0.0, -0.15)),
+        ),
+    ),
+    4: (
+        0.11,
+        (
+            Bump((21,), (0.75, 0.65)),
+            Bump((20,), (0.55, 0.65)),
+            Bump((19,), (0.3, 0.5)),
+            Bump((21, 22), (0.0, 0.5)),
+            Bump((21,), (0.5, 0.4), (0.0, -0.15)),
+        ),
+    ),
     5: (0.06, (Bump((37,), (0.0, -0.8)), Bump((38,), (0.0, -0.8)))),
     6: (0.14, (Bump((41, 48), (0.0, -1.0)), Bump((36, 48), (-0.1, -0.8)), Bump((31, 41), (0.0, -0.6)))),
     7: (0.06, (Bump((40,), (0.1, -0.8)), Bump((41,), (0.0, -0.8)), Bump((37,), (0.0, 0.3)), Bump((38,), (0.0, 0.3)))),
-    9: (0.11, (Bump((31,), (0.1, -1.0)), Bump((32,), (0.0, -0.8)), Bump((33,), (0.0, -0.6)), Bump((50,), (0.0, -0.4)),
-               Bump((28,), (0.0, -0.3)))),
+    9: (
+        0.11,
+        (
+            Bump((31,), (0.1, -1.0)),
+            Bump((32,), (0.0, -0.8)),
+            Bump((33,), (0.0, -0.6)),
+            Bump((50,), (0.0, -0.4)),
+            Bump((28,), (0.0, -0.3)),
+        ),
+    ),
     10: (0.09, (Bump((50,), (0.0, -1.0)), Bump((49,), (0.0, -0.8)), Bump((51,), (0.0, -0.9)))),
-    12: (0.12, (Bump((48,), (-0.6, -0.8)), Bump((60,), (-0.6, -0.8)), Bump((59,), (-0.3, -0.4)),
-                Bump((49,), (-0.3, -0.4)), Bump((48, 3), (-0.4, -0.8)))),
+    12: (
+        0.12,
+        (
+            Bump((48,), (-0.6, -0.8)),
+            Bump((60,), (-0.6, -0.8)),
+            Bump((59,), (-0.3, -0.4)),
+            Bump((49,), (-0.3, -0.4)),
+            Bump((48, 3), (-0.4, -0.8)),
+        ),
+    ),
     14: (0.12, (Bump((48,), (0.7, -0.15)), Bump((60,), (0.7, -0.15)))),
-    15: (0.12, (Bump((48,), (-0.15, 1.0)), Bump((60,), (-0.15, 1.0)), Bump((59,), (0.0, 0.5)),
-                Bump((48,), (0.0, 0.7), (0.0, 0.15)))),
-    17: (0.13, (Bump((57,), (0.0, -1.0)), Bump((58,), (0.0, -0.9)), Bump((8,), (0.0, -0.8)), Bump((7,), (0.0, -0.5)),
-                Bump((48,), (0.0, 0.35)))),
+    15: (
+        0.12,
+        (
+            Bump((48,), (-0.15, 1.0)),
+            Bump((60,), (-0.15, 1.0)),
+            Bump((59,), (0.0, 0.5)),
+            Bump((48,), (0.0, 0.7), (0.0, 0.15)),
+        ),
+    ),
+    17: (
+        0.13,
+        (
+            Bump((57,), (0.0, -1.0)),
+            Bump((58,), (0.0, -0.9)),
+            Bump((8,), (0.0, -0.8)),
+            Bump((7,), (0.0, -0.5)),
+            Bump((48,), (0.0, 0.35)),
+        ),
+    ),
     18: (0.1, (Bump((48,), (1.0, 0.0)), Bump((49,), (0.5, 0.1)), Bump((59,), (0.5, -0.1)))),
     20: (0.12, (Bump((48,), (-1.0, 0.15)), Bump((60,), (-1.0, 0.15)), Bump((59,), (-0.5, 0.1)))),
     23: (0.08, (Bump((48,), (0.5, 0.0)), Bump((51,), (0.0, 0.4)), Bump((57,), (0.0, -0.4)))),
     24: (0.08, (Bump((51,), (0.0, 0.6)), Bump((57,), (0.0, -0.6)), Bump((50,), (0.0, 0.5)))),
     25: (0.08, (Bump((66,), (0.0, 0.6)), Bump((57,), (0.0, 0.5)), Bump((62,), (0.0, -0.3)))),
-    26: (0.12, (Bump((8,), (0.0, 1.0)), Bump((7,), (0.0, 0.9)), Bump((6,), (0.0, 0.6)), Bump((57,), (0.0, 0.8)),
-                Bump((58,), (0.0, 0.7)), Bump((66,), (0.0, 0.4)))),
+    26: (
+        0.12,
+        (
+            Bump((8,), (0.0, 1.0)),
+            Bump((7,), (0.0, 0.9)),
+            Bump((6,), (0.0, 0.6)),
+            Bump((57,), (0.0, 0.8)),
+            Bump((58,), (0.0, 0.7)),
+            Bump((66,), (0.0, 0.4)),
+        ),
+    ),
     38: (0.07, (Bump((31,), (-1.0, 0.0)), Bump((32,), (-0.4, 0.0)))),
     43: (0.06, (Bump((37,), (0.0, 0.8)), Bump((38,), (0.0, 0.8)))),
 }
@@ -113,7 +177,7 @@ def _displacement(points: np.ndarray, bumps: list, gains: Iterable[float]) -> np
     for (centres, directions, sigma), gain in zip(bumps, gains):
         near = np.all((flat > centres.min(0) - 4 * sigma) & (flat < centres.max(0) + 4 * sigma), axis=1)
         d2 = ((flat[near][:, None, :] - centres[None]) ** 2).sum(-1)
-        w = np.exp(-d2 / (2 * sigma ** 2))
+        w = np.exp(-d2 / (2 * sigma**2))
         moved[near] += gain * (w @ directions)
         weight[near] += w.sum(1)
     return (moved / np.maximum(1.0, weight)[:, None]).reshape(points.shape)
@@ -132,7 +196,7 @@ def _jitter(rng: np.random.Generator, length: int, limit: float) -> np.ndarray:
     kernel = np.array([1, 2, 3, 2, 1], float) / 9
     raw = rng.standard_normal((length + 4, 2))
     smooth = np.stack([np.convolve(raw[:, k], kernel, "valid") for k in range(2)], 1)
-    smooth /= np.sqrt((kernel ** 2).sum())
+    smooth /= np.sqrt((kernel**2).sum())
     return limit * np.clip(0.5 * smooth, -1, 1)
 
 
@@ -164,7 +228,7 @@ def render_clip(
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     grid = np.stack([gx, gy], -1).astype(np.float64)
     field = _displacement(grid, bumps, gains)
-    norm = peak / max(float(np.sqrt((field ** 2).sum(-1)).max()), 1e-9)  # the clip's largest motion is `peak` px
+    norm = peak / max(float(np.sqrt((field**2).sum(-1)).max()), 1e-9)  # the clip's largest motion is `peak` px
     fx, fy = (np.ascontiguousarray(field[..., k] * norm, np.float32) for k in range(2))
     moves = _displacement(face.landmarks, bumps, gains) * norm
     weight = face.head_weight(grid).astype(np.float32)
@@ -188,8 +252,15 @@ def render_clip(
         frames[t] = np.clip(np.rint(warped), 0, 255)
         landmarks[t] = face.landmarks + s_t * moves + head[t] * landmark_weight
     return RenderedClip(
-        subject=face.subject, index=index, emotion=emotion, action_units="+".join(str(a) for a in aus),
-        frames=frames, landmarks=landmarks, onset=onset, apex=apex, offset=offset,
+        subject=face.subject,
+        index=index,
+        emotion=emotion,
+        action_units="+".join(str(a) for a in aus),
+        frames=frames,
+        landmarks=landmarks,
+        onset=onset,
+        apex=apex,
+        offset=offset,
     )
 
 

@@ -53,8 +53,11 @@ class SyntheticSettings:
             problems.append("height and width must be >= 32")
         if not 0 <= self.amplitude_spread < 1 or self.amplitude < 0 or self.noise_std < 0 or self.jitter < 0:
             problems.append("amplitude, noise_std, jitter must be >= 0 and amplitude_spread in [0, 1)")
-        if not (0 <= self.others_fraction < 1 and 0 <= self.neutral_fraction < 1
-                and self.others_fraction + self.neutral_fraction < 1):
+        if not (
+            0 <= self.others_fraction < 1
+            and 0 <= self.neutral_fraction < 1
+            and self.others_fraction + self.neutral_fraction < 1
+        ):
             problems.append("others_fraction and neutral_fraction must be in [0, 1) and their sum below 1")
         if self.emotions is not None and (not self.emotions or not set(self.emotions) <= set(EMOTIONS)):
             problems.append(f"emotions must be null or a non-empty list of {list(EMOTIONS)}")
@@ -74,9 +77,9 @@ class SyntheticSettings:
         """What `generator.json` holds, as it reads back from JSON."""
         defaults = {f.name: f.default for f in fields(self)}
         settings = {k: v for k, v in asdict(self).items() if k not in LATER_SETTINGS or v != defaults[k]}
-        return json.loads(json.dumps(
-            {"generator": GENERATOR, "format_version": FORMAT_VERSION, "settings": settings}, sort_keys=True
-        ))
+        return json.loads(
+            json.dumps({"generator": GENERATOR, "format_version": FORMAT_VERSION, "settings": settings}, sort_keys=True)
+        )
 
 
 def rng_for(settings: SyntheticSettings, subject: int, stream: int, index: int = 0) -> np.random.Generator:

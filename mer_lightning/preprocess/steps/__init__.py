@@ -25,7 +25,20 @@ from mer_lightning.preprocess.steps.loading import ApexSpotting, LoadFrames, Loa
 from mer_lightning.preprocess.steps.transforms import Magnify, RelativeToKeyFrame, Resize
 
 __all__ = [
-    "Align", "ApexSpotting", "DynamicImage", "ExpressionIntensity", "FrameDifference", "FrameStack", "LandmarkFeatures",
-    "Landmarks", "LoadFrames", "LoadKeyFrames", "Magnify", "OpticalFlow", "ReadImage", "Regions", "RelativeToKeyFrame",
+    "Align",
+    "ApexSpotting",
+    "DynamicImage",
+    "ExpressionIntensity",
+    "FrameDifference",
+    "FrameStack",
+    "LandmarkFeatures",
+    "Landmarks",
+    "LoadFrames",
+    "LoadKeyFrames",
+    "Magnify",
+    "OpticalFlow",
+    "ReadImage",
+    "Regions",
+    "RelativeToKeyFrame",
     "Resize",
 ]

@@ -24,7 +24,6 @@ def check_size(setting: str, size: Sequence[int] | None, optional: bool = False)
         raise ValueError(f"preprocessing: {setting} must be two positive integers (height, width), got {size!r}")
 
 
-
 def resize(image: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """(..., H, W) float32 array resized on its last two axes to `size` (area when shrinking, else bilinear)."""
     height, width = (int(s) for s in size)
@@ -40,11 +39,9 @@ def channels_first(image: np.ndarray) -> np.ndarray:
     return np.moveaxis(np.asarray(image, dtype=np.float32), -1, -3)
 
 
-
 def reference_landmarks(sample: Sample) -> np.ndarray:
     """(68, 2) landmarks of the onset frame, from either `landmarks` layout."""
     if "landmarks" not in sample:
         raise ValueError("preprocessing: this step needs landmarks; put a Landmarks step before it")
     landmarks = sample["landmarks"]
     return landmarks if landmarks.ndim == 2 else landmarks[key_position(sample, "onset")]
-

@@ -87,13 +87,17 @@ class Landmarks:
         except (OSError, ValueError) as err:
             raise PreprocessError(f"landmarks {clip.landmarks}: {err}") from err
         if points.shape[-2:] != (NUM_LANDMARKS, 2) or points.ndim not in (2, 3):
-            raise PreprocessError(f"landmarks {clip.landmarks}: expected (68, 2) or (T, 68, 2) points, got {points.shape}")
+            raise PreprocessError(
+                f"landmarks {clip.landmarks}: expected (68, 2) or (T, 68, 2) points, got {points.shape}"
+            )
         if points.ndim == 2:
             if self.track:
                 raise PreprocessError(f"{clip.landmarks} holds one frame's landmarks; track: true needs every frame's")
             return points
         if len(points) != clip.num_frames:
-            raise PreprocessError(f"{clip.landmarks} holds landmarks of {len(points)} frames, the clip has {clip.num_frames}")
+            raise PreprocessError(
+                f"{clip.landmarks} holds landmarks of {len(points)} frames, the clip has {clip.num_frames}"
+            )
         positions = sample["frame_positions"] if self.track else sample["frame_positions"][[onset]]
         lower = np.floor(positions).astype(np.int64)
         upper = np.minimum(lower + 1, len(points) - 1)
@@ -124,5 +128,3 @@ class Align:
         sample["frames"] = frames
         sample["landmarks"] = transform_points(sample["landmarks"], transform)
         return sample
-
-

@@ -86,7 +86,9 @@ class LoadFrames:
             frames = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
         else:
             positions = np.linspace(0, length - 1, self.num_frames)
-            frames = flow_interpolate(read_frames(clip.frames, range(first, last + 1)), self.num_frames, self.flow_method)
+            frames = flow_interpolate(
+                read_frames(clip.frames, range(first, last + 1)), self.num_frames, self.flow_method
+            )
         positions += first
         sample["frames"] = frames
         sample["frame_positions"] = positions
@@ -124,7 +126,6 @@ class ApexSpotting:
         return sample
 
 
-
 @dataclass(frozen=True)
 class ReadImage:
     """A precomputed input stored as one image per clip (its first frame path), as (C, H, W) float32 0..255."""
@@ -139,4 +140,3 @@ class ReadImage:
         image = read_image(sample["clip"].frames[0], self.channel_order)
         sample[self.output] = image.transpose(2, 0, 1).astype(np.float32)
         return sample
-

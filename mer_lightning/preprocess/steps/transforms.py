@@ -30,15 +30,24 @@ class Magnify:
         check_choice("pyramid", [self.pyramid], PYRAMIDS)
         check_choice("temporal_filter", [self.temporal_filter], TEMPORAL_FILTERS)
         if not 0 < self.low < self.high <= self.fps / 2:
-            raise ValueError(f"preprocessing: need 0 < low < high <= fps/2, got low={self.low} high={self.high} fps={self.fps}")
+            raise ValueError(
+                f"preprocessing: need 0 < low < high <= fps/2, got low={self.low} high={self.high} fps={self.fps}"
+            )
         if self.alpha < 0 or self.levels < 0 or self.order < 1:
             raise ValueError(f"preprocessing: need alpha >= 0, levels >= 0, order >= 1, got {self}")
 
     def __call__(self, sample: Sample) -> Sample:
         try:
             sample["frames"] = magnify(
-                sample["frames"], self.alpha, self.low, self.high, self.fps,
-                self.pyramid, self.levels, self.temporal_filter, self.order,
+                sample["frames"],
+                self.alpha,
+                self.low,
+                self.high,
+                self.fps,
+                self.pyramid,
+                self.levels,
+                self.temporal_filter,
+                self.order,
             )
         except ValueError as err:
             raise PreprocessError(f"cannot magnify: {err}") from err
