@@ -9,10 +9,10 @@ from mer_lightning.tracking import Tracker
 from tests.conftest import REPO
 
 
-def composed_uri() -> str:
+def composed_uri(*overrides: str) -> str:
     """The tracking URI training composes from conf/ (logger.tracking_uri)."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", return_hydra_config=True)
+        cfg = compose("train", list(overrides), return_hydra_config=True)
         HydraConfig.instance().set_config(cfg)
         return cfg.logger.tracking_uri
 
@@ -42,6 +42,17 @@ def test_a_tracking_uri_setting_wins_over_the_root(tmp_path, monkeypatch):
     assert store.tracking_uri("sqlite:////elsewhere/db") == "sqlite:////elsewhere/db"  # an entry point's own option
 
 
+@pytest.mark.parametrize(
+    "variable, expected", [("MER_TRACKING_URI", "http://10.0.0.7:5000"), (None, "http://127.0.0.1:5000")]
+)
+def test_the_server_logger_reads_the_same_variable_as_every_entry_point(variable, expected, monkeypatch):
+    monkeypatch.delenv("MER_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://not-this-one:5000")
+    if variable:
+        monkeypatch.setenv(variable, expected)
+    assert composed_uri("logger=server") == expected
+
+
 def test_a_reader_refuses_a_missing_store_and_creates_none(tmp_path, monkeypatch):
     monkeypatch.delenv("MER_TRACKING_URI", raising=False)
     monkeypatch.setenv("MER_ROOT", str(tmp_path))
@@ -55,8 +66,11 @@ def test_a_reader_names_the_store_and_lists_its_sweeps_when_a_sweep_is_unknown(t
     monkeypatch.delenv("MER_TRACKING_URI", raising=False)
     monkeypatch.setenv("MER_ROOT", str(tmp_path))
     writer = Tracker()
-    writer.open_sweep("20990101-000000-abcdef", ["sub01"], {"mer.model": "ststnet", "mer.dataset": "synthetic",
-                                                            "mer.protocol": "loso"})
+    writer.open_sweep(
+        "20990101-000000-abcdef",
+        ["sub01"],
+        {"mer.model": "ststnet", "mer.dataset": "synthetic", "mer.protocol": "loso"},
+    )
     assert (tmp_path / "mlruns" / "artifacts").is_dir()  # a new experiment keeps its artifacts beside the database
     reader = Tracker(create=False)
     with pytest.raises(LookupError) as error:
