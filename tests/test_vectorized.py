@@ -32,7 +32,20 @@ MODELS = {
     "aouayeb_cnn": ({"regions": (2, 1, 24, 24)}, True, ["model.net.encoder.regions=[eyes,mouth]"]),
     "nistor_sequence": ({"frames": (5, 1, 64, 64), "length": ()}, False, []),
     "aouayeb_lstm": ({"regions": (5, 2, 1, 24, 24), "length": ()}, False, ["model.net.encoder.regions=[eyes,mouth]"]),
+    "choi_lmf": ({"lmf": (3, 1, 68, 68), "lmf_length": ()}, False, []),
+    "choi_image": ({"frames": (3, 1, 64, 64), "frames_length": ()}, False, []),
 }
+# Nets trained by tasks that hook Lightning's loop: test_tasks_that_hook_lightnings_loop_are_refused_with_the_hook.
+HOOKED = {"nistor_autoencoder": "autoencode", "nistor_mixt": "multitask", "prototypes": "prototypes"}
+# Fusion nets of earlier stages' nets (task=choose): refused by their stages and validation split
+# (test_settings_folds_side_by_side_do_not_implement_are_refused).
+FUSED = {"metammfnet": "experiment=metammfnet", "choi_joint": "experiment=choi_joint"}
+
+
+def test_every_model_config_is_classified_here():
+    """A model added to conf/model must be said to train side by side or be refused, by one of the tests below."""
+    configs = {path.stem for path in (REPO / "conf" / "model").glob("*.yaml")}
+    assert configs == set(MODELS) | set(HOOKED) | set(FUSED)
 
 
 def _task(net: torch.nn.Module, input_keys=("flow",), lr: float = 1e-3) -> ClassificationTask:
@@ -53,9 +66,9 @@ class _Shuffled:
 def _items(count: int, shapes: dict[str, tuple], seed: int) -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     items = {key: torch.rand(count, *shape, generator=generator) for key, shape in shapes.items() if shape}
-    if "length" in shapes:
+    for key in (key for key, shape in shapes.items() if not shape):  # a sequence's lengths
         frames = next(shape for shape in shapes.values() if shape)[0]
-        items["length"] = torch.randint(1, frames + 1, (count,), generator=generator)
+        items[key] = torch.randint(1, frames + 1, (count,), generator=generator)
     items["label"] = torch.randint(0, 3, (count,), generator=generator)
     items["clip_id"] = torch.arange(count)
     return items
@@ -111,7 +124,9 @@ def test_every_model_trains_side_by_side_or_is_refused_with_the_reason(model):
     fit = VectorizedFit(tasks, streams, max_epochs=1)
     if supported:
         fit.fit()
-        assert all(not torch.equal(t.net.state_dict()[next(iter(t.net.state_dict()))], b) for t, b in zip(tasks, before))
+        assert all(
+            not torch.equal(t.net.state_dict()[next(iter(t.net.state_dict()))], b) for t, b in zip(tasks, before)
+        )
     else:
         with pytest.raises(NotVectorizable, match=f"model {type(tasks[0].net).__name__} cannot run under"):
             fit.fit()
@@ -119,8 +134,7 @@ def test_every_model_trains_side_by_side_or_is_refused_with_the_reason(model):
 
 @pytest.mark.parametrize(
     ("model", "task", "hook"),
-    [("nistor_autoencoder", "autoencode", "on_fit_end"), ("nistor_mixt", "multitask", "on_fit_end"),
-     ("prototypes", "prototypes", "training_step")],
+    [(model, task, "training_step" if task == "prototypes" else "on_fit_end") for model, task in HOOKED.items()],
 )
 def test_tasks_that_hook_lightnings_loop_are_refused_with_the_hook(model, task, hook):
     """The other nets of conf/model train with tasks that act inside Lightning's loop (the fusion nets of
@@ -141,8 +155,13 @@ def test_optimizers_that_are_not_element_wise_are_refused():
 
 @pytest.mark.parametrize(
     ("override", "reason"),
-    [("experiment=nistor", "stage_order"), ("protocol.record_oracle=true", "record_oracle"),
-     ("callbacks=complexity", "callbacks"), ("+trainer.gradient_clip_val=1.0", "gradient_clip_val")],
+    [
+        ("experiment=nistor", "stage_order"),
+        *((fused, "stage_order") for fused in FUSED.values()),
+        ("protocol.record_oracle=true", "record_oracle"),
+        ("callbacks=complexity", "callbacks"),
+        ("+trainer.gradient_clip_val=1.0", "gradient_clip_val"),
+    ],
 )
 def test_settings_folds_side_by_side_do_not_implement_are_refused(override, reason):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -169,16 +188,24 @@ def test_a_vectorized_sweep_records_the_predictions_of_the_sequential_one(tmp_pa
     sequential sweep's predictions and per-epoch losses to float tolerance, and the same figures and files."""
     settings = [*tiny_overrides, "trainer.max_epochs=3", "datamodule.batch_size=4", "+model.net.drop_rate=0.0"]
     run_cli("mer_lightning.train", "-m", *settings, root=tmp_path)
-    vectorized = run_cli("mer_lightning.train", "-m", *settings, "hydra/launcher=vectorized",
-                         "hydra.launcher.group_size=2", root=tmp_path)
+    vectorized = run_cli(
+        "mer_lightning.train",
+        "-m",
+        *settings,
+        "hydra/launcher=vectorized",
+        "hydra.launcher.group_size=2",
+        root=tmp_path,
+    )
     assert "pooled over 15 clips" in vectorized.stdout
     client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
     sequential_runs, vectorized_runs = _fold_runs(tmp_path).values()
     assert sorted(vectorized_runs) == sorted(sequential_runs) and len(sequential_runs) == 3
     for fold, alone in sequential_runs.items():
         together = vectorized_runs[fold]
-        tables = [pd.read_csv(client.download_artifacts(r.info.run_id, "predictions.csv", str(tmp_path / r.info.run_id)))
-                  for r in (alone, together)]
+        tables = [
+            pd.read_csv(client.download_artifacts(r.info.run_id, "predictions.csv", str(tmp_path / r.info.run_id)))
+            for r in (alone, together)
+        ]
         pd.testing.assert_frame_equal(tables[1], tables[0], rtol=1e-5, atol=1e-6)
         for name in ("train/loss", "epoch"):
             expected = [(m.step, m.value) for m in client.get_metric_history(alone.info.run_id, name)]
