@@ -9,12 +9,23 @@ the evaluation code, without training again.
 from __future__ import annotations
 
 import hydra
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mer_lightning.identity import fold_hash
 from mer_lightning.input_errors import reports_input_errors
 from mer_lightning.tracking import Tracker
-from mer_lightning.train import CONFIG_DIR, run_fold
+from mer_lightning.train import CONFIG_DIR, open_store, run_fold
+
+
+def given_weights(cfg: DictConfig) -> str | None:
+    """The path template of the weights a fold tests (`checkpoint`), None when it trains or re-tests a sweep's own;
+    an error when it should be given weights and has none."""
+    if cfg.get("fit", True) or cfg.get("from_sweep") is not None:
+        return None
+    if cfg.get("checkpoint_dir") is None and OmegaConf.is_interpolation(cfg, "checkpoint"):
+        raise ValueError("mer-eval needs weights: checkpoint_dir=DIR (one {subject}.pth per fold), "
+                         "checkpoint='PATH_TEMPLATE', or from_sweep=SWEEP_ID")
+    return str(cfg.checkpoint) if cfg.get("checkpoint") else None
 
 
 def retest_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str]]:
@@ -22,7 +33,7 @@ def retest_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str]]:
     run's store and sweep; and the tags that describe that fold."""
     if cfg.fold is None:
         raise ValueError("from_sweep tests one fold of a sweep: name it (fold=...), or run every fold with -m")
-    tracker: Tracker = instantiate(cfg.logger)
+    tracker: Tracker = open_store(cfg.logger)
     trained = tracker.trained_fold(str(cfg.from_sweep), str(cfg.fold))
     config = OmegaConf.create(trained.config_yaml)
     config.merge_with({
@@ -39,12 +50,11 @@ def retest_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str]]:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 @reports_input_errors
 def main(cfg: DictConfig) -> float:
+    identity = fold_hash(OmegaConf.to_container(cfg, resolve=True))
     if cfg.from_sweep is not None:
-        return run_fold(*retest_config(cfg))["uf1"]
-    if cfg.checkpoint_dir is None and OmegaConf.is_interpolation(cfg, "checkpoint"):
-        raise ValueError("mer-eval needs weights: checkpoint_dir=DIR (one {subject}.pth per fold), "
-                         "checkpoint='PATH_TEMPLATE', or from_sweep=SWEEP_ID")
-    return run_fold(cfg)["uf1"]
+        return run_fold(*retest_config(cfg), identity=identity)["uf1"]
+    given_weights(cfg)
+    return run_fold(cfg, identity=identity)["uf1"]
 
 
 if __name__ == "__main__":

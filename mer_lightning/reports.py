@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,12 @@ class Summary:
     failed_folds: list[str] = field(default_factory=list)
     run_id: str = ""
     oracle: dict[str, float] | None = None
+    n_expected: int = 0  # folds the sweep expected (0: not known, as for predictions pooled by hand)
+
+    @property
+    def complete(self) -> bool:
+        """Every expected fold finished: only then are the pooled figures the sweep's result."""
+        return not self.missing_folds and not self.failed_folds
 
     def headline(self) -> str:
         """`UF1 0.8123 [0.7610, 0.8590]  UAR ...`: the pooled figures with their 95% intervals."""
@@ -79,7 +86,13 @@ class Summary:
         return "  ".join([*parts, f"accuracy {self.pooled['accuracy']:.4f}"])
 
     def report(self) -> str:
-        lines = [
+        lines = []
+        if not self.complete:
+            finished = self.n_expected - len(self.missing_folds) - len(self.failed_folds)
+            lines += [f"INCOMPLETE: {finished} of {self.n_expected} folds finished (missing: {self.missing_folds}, "
+                      f"failed: {self.failed_folds}); the figures below pool those {finished} folds only and are "
+                      "not the sweep's result", ""]
+        lines += [
             f"pooled over {self.pooled['n']} clips: {self.headline()}",
             f"average accuracy (mean of per-class accuracies) {self.pooled['average_accuracy']:.4f}  "
             f"overall accuracy {self.pooled['overall_accuracy']:.4f}",
@@ -99,6 +112,11 @@ class Summary:
         if self.missing_folds or self.failed_folds:
             lines += ["", f"missing folds: {self.missing_folds}", f"failed folds: {self.failed_folds}"]
         return "\n".join(lines)
+
+
+def confusion_record(confusion: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
+    """A confusion matrix as stored (`confusion.json`): the classes, the counts and each row's rates."""
+    return {"classes": list(class_names), "matrix": confusion.tolist(), "row_rates": metrics.row_rates(confusion).tolist()}
 
 
 def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str], resamples: int = 2000) -> Summary:

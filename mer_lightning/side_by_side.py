@@ -10,6 +10,7 @@ Settings that train differently outside Lightning's loop are refused with the re
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ def prepare(cfg: DictConfig) -> PreparedFold:
     run.start()
     try:
         stage = run.stages[0]
-        parts = run.build_stage(stage, run.run_id, held_out=None)
+        parts = run.build_stage(stage, run.folder.stage(stage.name), run.run_id, held_out=None)
         if parts.datamodule.split.val:
             raise NotVectorizable("protocol: validation subjects are evaluated every epoch inside Lightning's loop; "
                                   "folds side by side train without a validation split")
@@ -121,21 +122,17 @@ def _fit_group(group: list[PreparedFold]) -> None:
 
     log.info("training %d folds side by side: %s", len(group), ", ".join(f.run.fold for f in group))
     VectorizedFit([f.parts.task for f in group], streams, trainer.max_epochs, trainer.strategy.root_device).fit(keep)
-    for fold, epochs in zip(group, history):
-        if fold.run.tracker is None:
-            continue
-        series: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for epoch, step, values in epochs:
-            series["epoch"].append((step, float(epoch)))
-            for name, value in values.items():
-                series[f"train/{name}"].append((step, value))
-        fold.run.tracker.log_series(fold.run.run_id, series)
+    now = int(time.time() * 1000)
+    for fold, epochs in zip(group, history):  # kept with the fold's record, which its upload sends to its run
+        rows = [("epoch", float(epoch), step, now) for epoch, step, _ in epochs]
+        rows += [(f"train/{name}", value, step, now) for _, step, values in epochs for name, value in values.items()]
+        fold.parts.record.append_epochs(rows)
 
 
 def finish(fold: PreparedFold) -> float:
     """Tests and records the trained fold as `mer-train` does; returns its UF1."""
     try:
-        scores = fold.run.test_and_record(fold.stage, fold.run.run_id, fold.parts)
+        scores = fold.run.test_and_record(fold.stage, fold.parts)
     except BaseException as error:
         fold.run.fail(error)
         raise

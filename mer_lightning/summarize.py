@@ -1,4 +1,10 @@
-"""`mer-summarize SWEEP_ID`: rebuild a sweep's summary run from its fold runs and print it."""
+"""`mer-summarize SWEEP_ID`: rebuild a sweep's summary run from its fold runs and print it.
+
+The runs of the sweep left RUNNING by processes that are gone (killed by SIGKILL, on this host) are closed KILLED
+first; when the process that ran the sweep is gone too, the summary run is closed: FINISHED when every fold finished,
+otherwise FAILED and tagged incomplete. A report of an incomplete sweep starts with "INCOMPLETE: k of n folds", and
+the command then exits with status 1.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +33,20 @@ def store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", default=store.EXPERIMENT)
 
 
+def summarize_sweep(tracker: Tracker, sweep_id: str) -> Summary:
+    """Closes the sweep's stale runs, then rebuilds its summary (closing it when the sweep's process is gone)."""
+    closed = tracker.close_stale(sweep_id)
+    if closed:
+        print(f"closed {len(closed)} run(s) left RUNNING by a process that is gone: {', '.join(closed)}")
+    status, running = tracker.sweep_state(sweep_id)
+    if status == "RUNNING" and running is not False:
+        print(f"sweep {sweep_id} is still running{'' if running else ' (or ran on another host)'}: its summary "
+              "run stays open")
+    return tracker.summarize(sweep_id, close=status != "RUNNING" or running is False)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweep_id")
     store_arguments(parser)
     args = parser.parse_args()
@@ -36,9 +54,11 @@ def main() -> None:
     try:
         tracker = Tracker(args.tracking_uri, args.experiment, create=False)
         print(tracker.describe())
-        print_summary(tracker, args.sweep_id, tracker.summarize(args.sweep_id))
+        summary = summarize_sweep(tracker, args.sweep_id)
     except LookupError as error:
         sys.exit(f"mer-summarize: {error}")
+    print_summary(tracker, args.sweep_id, summary)
+    sys.exit(0 if summary.complete else 1)
 
 
 if __name__ == "__main__":

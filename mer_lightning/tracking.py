@@ -3,7 +3,11 @@
 A sweep opens its summary run first (tagged `mer.run_type=summary`, holding the list of expected folds), each fold
 run is its child (`mer.run_type=fold`, same `mer.sweep_id`), each stage of a multi-stage fold a child of the fold
 run (`mer.run_type=stage`, `mer.stage`), and `summarize` rebuilds the summary from whatever fold runs finished,
-naming the folds that are missing or failed. What is recorded is computed by `reports.py`; this module only writes
+naming the folds that are missing or failed. A fold writes its results to its own folder first (records.py); what
+this module stores is uploaded from there, so a store that fails mid-fold loses nothing (`mer-sync` uploads it later).
+Runs tell the truth: a run ends FINISHED only when its record is whole, KILLED (naming the signal) when a signal
+stopped it, FAILED with the error otherwise; a summary is FINISHED only when every expected fold finished, and
+carries no headline figure when one did not. What is recorded is computed by `reports.py`; this module only writes
 and reads the store. Entry points talk to MLflow through the `Tracker`'s methods alone.
 """
 
@@ -14,37 +18,40 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
-from pytorch_lightning.loggers import MLFlowLogger
+from pytorch_lightning.loggers import Logger
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from mer_lightning import metrics, store
-from mer_lightning.lit.task import Artifact, TaskResult
+from mer_lightning.interrupts import stop_reason
+from mer_lightning.lit.task import Artifact
+from mer_lightning.processes import alive, this_process
+from mer_lightning.records import FoldResult, StageRecord
 from mer_lightning.reports import (
     POOLED,
     Summary,
     best_test_epoch,
     confusion_figure,
+    confusion_record,
     dataset_figure,
-    fold_scores,
     loss_figure,
     subject_figure,
     summarize_predictions,
     transfer_figure,
 )
+from mer_lightning.store_check import StoreError, check_store, short_http_retries
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.csv"
@@ -62,6 +69,8 @@ SPLIT = "split.json"
 # Texts this process wrote as artifacts, by (tracking URI, run id, path): a sweep's summary reads its folds'
 # predictions from here rather than download what the process itself recorded.
 _WRITTEN: dict[tuple[str, str, str], str] = {}
+# Tags of a run's last stop, cleared when it is resumed.
+STOP_TAGS = ("mer.error", "mer.signal")
 
 
 @functools.cache
@@ -132,9 +141,72 @@ class TrainedFold(NamedTuple):
     class_names: list[str]
 
 
+class SweepRun(NamedTuple):
+    """A sweep found in the store: its id and its summary run."""
+
+    sweep_id: str
+    run_id: str
+
+
+class StageLogger(Logger):
+    """Lightning's logger of a stage: every figure goes to the stage's `epochs.csv` first, then to its run (in
+    batches, at most once a second). A store that fails is reported once and not written to again by this logger;
+    the stage's upload at its end sends whatever the run missed."""
+
+    def __init__(self, client: MlflowClient, run_id: str | None, record: StageRecord, every_s: float = 1.0) -> None:
+        super().__init__()
+        self.client = client
+        self.run_id = run_id
+        self.record = record
+        self.every_s = every_s
+        self.pending: list[Metric] = []
+        self.flushed = time.monotonic()
+        self.failure: str | None = None
+
+    @property
+    def name(self) -> str:
+        return "mer"
+
+    @property
+    def version(self) -> str:
+        return self.run_id or "local"
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        """The fold's whole config is its run's params already (logged when the run starts)."""
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        now, step = int(time.time() * 1000), step or 0
+        rows = [(re.sub("[^a-zA-Z0-9_/. -]+", "", key), float(value), step, now) for key, value in metrics.items()]
+        self.record.append_epochs(rows)
+        self.pending += [Metric(key, value, now, step) for key, value, step, now in rows]
+        if time.monotonic() - self.flushed >= self.every_s:
+            self.flush()
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        self.flushed = time.monotonic()
+        if not self.pending or self.run_id is None or self.failure is not None:
+            return
+        try:
+            for start in range(0, len(self.pending), 1000):
+                self.client.log_batch(self.run_id, metrics=self.pending[start : start + 1000])
+        except Exception as error:  # noqa: BLE001 - whatever the store raised, training goes on, logged locally
+            self.failure = f"{type(error).__name__}: {error}"
+            log.warning("the store failed while logging training figures (%s); training goes on, and %s keeps "
+                        "them for the stage's upload", self.failure.splitlines()[0], self.record.epochs)
+        self.pending = []
+
+
 class Tracker:
     """Writes fold and summary runs to one MLflow experiment (created on first use, unless `create=False`: readers
-    such as `mer-summarize` refuse a store or experiment that is not there rather than leave an empty one)."""
+    such as `mer-summarize` refuse a store or experiment that is not there rather than leave an empty one). The store
+    is checked first (`store_check`): a store that cannot be used fails here, within seconds, naming the setting and
+    the cause."""
 
     def __init__(
         self,
@@ -145,22 +217,35 @@ class Tracker:
         sweep_run_id: str | None = None,
         create: bool = True,
     ) -> None:
+        short_http_retries()
         self.tracking_uri = store.tracking_uri(tracking_uri)
         if not create:
             store.check_exists(self.tracking_uri)
+        check_store(self.tracking_uri, artifact_location)
         self.client = MlflowClient(self.tracking_uri)
         self.sweep_id = sweep_id
         self.sweep_run_id = sweep_run_id
         self.experiment_name = experiment_name
-        experiment = self.client.get_experiment_by_name(experiment_name)
-        if experiment is None:
-            if not create:
-                known = [e.name for e in self.client.search_experiments()]
-                raise LookupError(f"no experiment {experiment_name!r} in {store.describe(self.tracking_uri)}; "
-                                  f"experiments there: {known}")
-            self.experiment_id = self._create_experiment(experiment_name, artifact_location)
-        else:
-            self.experiment_id = experiment.experiment_id
+        self.artifact_location = artifact_location
+        try:
+            experiment = self.client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                if not create:
+                    known = [e.name for e in self.client.search_experiments()]
+                    raise LookupError(f"no experiment {experiment_name!r} in {store.describe(self.tracking_uri)}; "
+                                      f"experiments there: {known}")
+                self.experiment_id = self._create_experiment(experiment_name, artifact_location)
+            else:
+                self.experiment_id = experiment.experiment_id
+        except MlflowException as error:
+            raise StoreError(f"logger.tracking_uri={self.tracking_uri}: experiment {experiment_name!r} cannot be read "
+                             f"or made: {error.message.splitlines()[0]}") from None
+
+    @property
+    def store(self) -> dict[str, str | None]:
+        """The settings that reach this store again (kept in a fold's folder, for `mer-sync`)."""
+        return {"tracking_uri": self.tracking_uri, "experiment_name": self.experiment_name,
+                "artifact_location": self.artifact_location}
 
     def _create_experiment(self, name: str, artifact_location: str | None) -> str:
         if artifact_location is None and store.sqlite_path(self.tracking_uri) is not None:
@@ -176,7 +261,8 @@ class Tracker:
     # fold and stage runs --------------------------------------------------------------------------------------
 
     def start_fold(self, tags: Mapping[str, str], config: Mapping, config_yaml: str, run_name: str) -> str:
-        tags = {"mer.run_type": "fold", "mer.sweep_id": self.sweep_id or "", "mer.git_sha": git_sha(), **tags}
+        tags = {"mer.run_type": "fold", "mer.sweep_id": self.sweep_id or "", "mer.git_sha": git_sha(),
+                "mer.process": this_process(), **tags}
         if self.sweep_run_id:
             tags["mlflow.parentRunId"] = self.sweep_run_id
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
@@ -189,75 +275,85 @@ class Tracker:
     def start_stage(self, fold_run_id: str, stage: str, index: int, tags: Mapping[str, str], run_name: str) -> str:
         """A stage of a multi-stage fold: a child run of the fold run, tagged `mer.stage` and `mer.stage_index`."""
         tags = {"mer.run_type": "stage", "mer.sweep_id": self.sweep_id or "", "mer.stage": stage,
-                "mer.stage_index": str(index), "mlflow.parentRunId": fold_run_id, **tags}
+                "mer.stage_index": str(index), "mlflow.parentRunId": fold_run_id, "mer.process": this_process(),
+                **tags}
         return self.client.create_run(self.experiment_id, tags=tags, run_name=run_name).info.run_id
 
-    def lightning_logger(self, run_id: str) -> MLFlowLogger:
-        # Unbuffered, MLflow's async logging thread polls its queue with a 1 s timeout, and each termination of the
-        # fold's run (Lightning's logger, then ours) joins that thread: about 2 s idle per fold. Buffered, the thread
-        # waits on its stop event (woken at once) and writes each second's metrics as one batch.
-        os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "1")
-        return MLFlowLogger(tracking_uri=self.tracking_uri, run_id=run_id, synchronous=False)
+    def reopen(self, run_id: str, note: str) -> bool:
+        """Resumes a run that an earlier attempt left (KILLED, FAILED, or RUNNING when its process died): RUNNING
+        again, in this process, its last stop's tags cleared and the attempt (`note`, and how the last one stopped)
+        added to `mer.resumed`; False when the store has no such run."""
+        run = self.find_run(run_id)
+        if run is None:
+            return False
+        self.client.update_run(run_id, status="RUNNING")
+        for key in STOP_TAGS:
+            if key in run.data.tags:
+                self.client.delete_tag(run_id, key)
+        attempts = int(run.data.tags.get("mer.attempts", "1")) + 1
+        stop = run.data.tags.get("mer.error") or f"left {run.info.status}"
+        resumed = "; ".join(filter(None, [run.data.tags.get("mer.resumed"), f"attempt {attempts} {note}, after: {stop}"]))
+        self.set_tags(run_id, {"mer.attempts": str(attempts), "mer.resumed": resumed[-5000:],
+                               "mer.process": this_process()})
+        return True
 
-    def log_series(self, run_id: str, series: Mapping[str, Sequence[tuple[int, float]]]) -> None:
-        """Figures per step (name -> (step, value) pairs), written in batches: what a logger streams during training,
-        for training that ran without one (folds side by side)."""
-        now = int(time.time() * 1000)
-        items = [Metric(name, float(value), now, step) for name, points in series.items() for step, value in points]
-        for start in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[start : start + 1000])
+    def find_run(self, run_id: str):
+        """The run, or None when the store has no such run (a store that fails raises)."""
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
+    def lightning_logger(self, run_id: str | None, record: StageRecord) -> StageLogger:
+        return StageLogger(self.client, run_id, record)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         if tags:
             self.client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
 
-    def record_stage(
-        self,
-        run_id: str,
-        result: TaskResult,
-        split: Mapping[str, Sequence[str]],
-        weights: Path | None,
-        digests: Mapping[str, Mapping[str, str]],
-    ) -> None:
-        """What a stage leaves whatever its task: the figures it measured at its end (`final/<name>`), its artifacts,
-        the clips it trained, validated and tested on (`split.json`, by uid), its net's final weights (the file, under
-        its own name: `weights.pt`) and the digests of its modules at start and end."""
-        if result.metrics:
-            finals = [Metric(f"final/{k}", float(v), 0, 0) for k, v in result.metrics.items()]
-            self.client.log_batch(run_id, metrics=finals)
-        self.log_artifacts(run_id, result.artifacts)
-        self.client.log_dict(run_id, {part: list(uids) for part, uids in split.items()}, SPLIT)
-        if weights is not None:
-            self.client.log_artifact(run_id, str(weights))
-        self.client.log_dict(run_id, {k: dict(v) for k, v in digests.items()}, WEIGHT_DIGESTS)
+    def upload_stage(self, run_id: str, stage: StageRecord, weights: bool) -> None:
+        """What a stage left in its folder, whatever its task: the figures it measured at its end (`final/<name>`),
+        those logged while training that the run lacks, its artifacts, the clips it trained, validated and tested
+        on (`split.json`), its modules' digests at start and end and, if `weights`, its net's final weights."""
+        finals = [Metric(f"final/{k}", float(v), 0, 0) for k, v in stage.metrics().items()]
+        history = stage.epoch_rows()
+        for name, rows in history.groupby("name"):
+            logged = {m.step for m in self.client.get_metric_history(run_id, str(name))}
+            finals += [Metric(str(name), float(r.value), int(r.time), int(r.step))
+                       for r in rows.itertuples() if int(r.step) not in logged]
+        for start in range(0, len(finals), 1000):
+            self.client.log_batch(run_id, metrics=finals[start : start + 1000])
+        for file, folder in stage.files():
+            self.client.log_artifact(run_id, str(file), folder or None)
+        if weights:
+            self.client.log_artifact(run_id, str(stage.weights))
 
-    def record_fold(
-        self,
-        run_id: str,
-        table: pd.DataFrame,
-        class_names: Sequence[str],
-        skipped: Mapping[str, str],
-        repairs: Mapping[str, list[str]] | None = None,
-    ) -> dict:
-        """Logs the fold's predictions, test figures (`test/uf1`, ...), confusion matrix, skip and repair counts and
-        lists (`repairs`: the reader's repairs of the fold's clips, by clip uid); returns its test figures."""
-        scores = fold_scores(table, class_names)
-        self._log_text(run_id, table.to_csv(index=False), PREDICTIONS)
-        figures = [Metric(f"test/{k}", float(v), 0, 0) for k, v in scores.items()]
-        tags = [RunTag("mer.class_names", json.dumps(list(class_names)))]
+    def upload_fold(self, run_id: str, result: FoldResult, weights_run: str | None) -> None:
+        """The fold's test record: predictions, test figures (`test/uf1`, ...), confusion matrix, skip and repair
+        counts and lists (by clip uid), the oracle audit's per-epoch predictions when asked for, and which run holds
+        the tested net's weights (`mer.weights_run`)."""
+        self._log_text(run_id, result.file(PREDICTIONS).read_text(), PREDICTIONS)
+        figures = [Metric(f"test/{k}", float(v), 0, 0) for k, v in result.scores().items()]
+        tags = [RunTag("mer.class_names", json.dumps(result.class_names()))]
         # Logged even when zero, so runs can be filtered and compared on them.
-        for name, listed in (("skipped_clips", skipped), ("repaired_clips", repairs or {})):
+        for name, listed in result.lists().items():
             figures.append(Metric(name, len(listed), int(time.time() * 1000), 0))
             tags.append(RunTag(f"mer.{name}", str(len(listed))))
             if listed:
                 self.client.log_dict(run_id, dict(listed), f"{name}.json")
+        if result.file(EPOCH_PREDICTIONS):
+            self.client.log_artifact(run_id, str(result.file(EPOCH_PREDICTIONS)))
+            tags.append(RunTag("mer.record_oracle", "true"))
+        if weights_run:
+            tags.append(RunTag("mer.weights_run", weights_run))
         self.client.log_batch(run_id, metrics=figures, tags=tags)
-        confusion = metrics.confusion(table["label"], table["prediction"], len(class_names))
-        self._log_confusion(run_id, confusion, class_names, "fold confusion")
-        return scores
+        for name in ("confusion.json", "confusion.png"):
+            self.client.log_artifact(run_id, str(result.file(name)))
 
     def log_artifacts(self, run_id: str, artifacts: Mapping[str, Artifact]) -> None:
-        """Artifacts a task or callback rendered (path -> figure, text, or JSON-able data), logged under their paths."""
+        """Artifacts rendered for a run (path -> figure, text, or JSON-able data), logged under their paths."""
         for path, artifact in artifacts.items():
             if isinstance(artifact, Figure):
                 self.client.log_figure(run_id, artifact, path)
@@ -266,18 +362,17 @@ class Tracker:
             else:
                 self.client.log_dict(run_id, artifact, path)
 
-    def record_epoch_predictions(self, run_id: str, table: pd.DataFrame) -> None:
-        """Per-epoch test predictions, kept for the oracle audit (`protocol.record_oracle=true`)."""
-        self.client.log_text(run_id, table.to_csv(index=False), EPOCH_PREDICTIONS)
-        self.client.set_tag(run_id, "mer.record_oracle", "true")
-
     def end_run(self, run_id: str) -> None:
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
 
     def fail(self, run_id: str, error: BaseException) -> None:
-        """Ends a run that did not complete, with the error that stopped it (`mer.error`)."""
-        self.client.set_tag(run_id, "mer.error", f"{type(error).__name__}: {error}"[:5000])
-        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+        """Ends a run that did not complete: KILLED naming the signal that stopped it, or FAILED with the error
+        (`mer.error`; `mer.signal`)."""
+        status, reason, signal_name = stop_reason(error)
+        self.client.set_tag(run_id, "mer.error", reason[:5000])
+        if signal_name:
+            self.client.set_tag(run_id, "mer.signal", signal_name)
+        self.client.set_terminated(run_id, status)
 
     def fail_fold(self, fold: str, error: BaseException) -> None:
         """A fold of this sweep whose job ended without closing its runs (SLURM cancelled it, or ended it at its time
@@ -304,7 +399,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment_id,
             tags={"mer.run_type": "summary", "mer.sweep_id": sweep_id, "mer.git_sha": git_sha(),
-                  "mer.n_folds": str(len(expected_folds)), **tags},
+                  "mer.n_folds": str(len(expected_folds)), "mer.process": this_process(), **tags},
             run_name=sweep_title(tags, len(expected_folds), sweep_id),
         )
         self.log_params(run.info.run_id, config or {})
@@ -346,6 +441,58 @@ class Tracker:
         )
         total = int(summary.data.tags.get("mer.n_folds", 0)) or len(done)
         return SweepProgress(len(done), total, time.time() - summary.info.start_time / 1000)
+
+    def find_sweep(self, sweep_hash: str) -> SweepRun | None:
+        """The latest sweep of this identity (`mer.sweep_hash`, identity.py), if the store holds one."""
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`mer.sweep_hash` = '{sweep_hash}' and tags.`mer.run_type` = 'summary'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return SweepRun(found[0].data.tags["mer.sweep_id"], found[0].info.run_id) if found else None
+
+    def take_over(self, sweep: SweepRun) -> list[str]:
+        """Resumes a sweep in this process: refused while the process that ran it still runs here; its runs left
+        RUNNING by processes that are gone (killed, lost with their node) are closed KILLED, its summary run is
+        RUNNING again. Returns what was closed, as `run type fold/stage`."""
+        summary = self.client.get_run(sweep.run_id)
+        owner = summary.data.tags.get("mer.process", "")
+        if summary.info.status == "RUNNING" and alive(owner):
+            raise RuntimeError(f"sweep {sweep.sweep_id} is still being run by process {owner} (host:pid:start): "
+                               "wait for it, or stop it, before running the same sweep again")
+        closed = self.close_stale(sweep.sweep_id, certain=False)
+        self.reopen(sweep.run_id, f"resumed by {this_process()}")
+        return closed
+
+    def close_stale(self, sweep_id: str, certain: bool = True) -> list[str]:
+        """Closes, KILLED, the fold and stage runs of a sweep left RUNNING by a process that is gone: for sure
+        (`certain`: the process ran on this host and is dead), or, when this process takes the sweep over, also
+        those it cannot check (another host's)."""
+        closed = []
+        for run_type in ("fold", "stage"):
+            for run in self._runs(sweep_id, run_type):
+                owner = run.data.tags.get("mer.process", "")
+                state = alive(owner)
+                if run.info.status != "RUNNING" or state or (certain and state is None):
+                    continue
+                self.set_tags(run.info.run_id, {
+                    "mer.error": f"left RUNNING by process {owner or 'unknown'}, which is gone (killed by SIGKILL, "
+                                 "or lost with its node): closed when the sweep was next summarized or resumed",
+                })
+                self.client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+                closed.append(f"{run_type} {run.data.tags.get('mer.fold', '')} {run.data.tags.get('mer.stage', '')}")
+        return [c.strip() for c in closed]
+
+    def sweep_state(self, sweep_id: str) -> tuple[str, bool | None]:
+        """The summary run's status and whether the process that runs the sweep is alive (None: cannot tell)."""
+        run = self._summary_run(sweep_id)
+        return run.info.status, alive(run.data.tags.get("mer.process", ""))
+
+    def finished_folds(self, sweep_id: str) -> dict[str, str]:
+        """The folds of a sweep with a FINISHED run: fold -> the config hash it finished with."""
+        return {run.data.tags.get("mer.fold", ""): run.data.tags.get("mer.config_hash", "")
+                for run in self._runs(sweep_id, "fold") if run.info.status == "FINISHED"}
 
     def _runs(self, sweep_id: str, run_type: str) -> list:
         return self.client.search_runs(
@@ -453,10 +600,14 @@ class Tracker:
         return sorted({r.data.tags.get("mer.fold", "") for r in self._runs(sweep_id, "fold")
                        if r.info.status == "FINISHED"})
 
-    def summarize(self, sweep_id: str) -> Summary:
-        """Rebuilds the sweep's summary run from its fold runs (at the end of a sweep, or any time later)."""
+    def summarize(self, sweep_id: str, close: bool = True, stopped: BaseException | None = None) -> Summary:
+        """Rebuilds the sweep's summary run from its fold runs (at the end of a sweep, or any time later). With
+        `close`, the summary run ends: FINISHED when every expected fold finished, else KILLED (the sweep `stopped`
+        by a signal) or FAILED, tagged incomplete. An incomplete summary logs no headline figure (`uf1`, `uar`, ...):
+        only how many folds finished, its tables, and the predictions pooled so far."""
         summary_run = self._summary_run(sweep_id)
-        expected = json.loads(self._read_text(summary_run.info.run_id, EXPECTED_FOLDS))
+        run_id = summary_run.info.run_id
+        expected = json.loads(self._read_text(run_id, EXPECTED_FOLDS))
         finished: dict[str, pd.DataFrame] = {}
         losses: dict[str, list[float]] = {}
         oracle: dict[str, pd.DataFrame] = {}
@@ -473,19 +624,26 @@ class Tracker:
                 if run.data.tags.get("mer.record_oracle") == "true":
                     oracle[fold] = best_test_epoch(pd.read_csv(self._download(run.info.run_id, EPOCH_PREDICTIONS)))
                 failed.discard(fold)
-            elif fold not in finished:
+            elif fold not in finished and run.info.status != "RUNNING":
                 failed.add(fold)
+        missing = sorted(set(expected) - set(finished) - failed)
+        counts = {"n_folds_expected": len(expected), "n_folds_finished": len(set(expected) & set(finished)),
+                  "n_folds_missing_or_failed": len(missing) + len(failed)}
         if not finished:
-            raise LookupError(f"sweep {sweep_id!r}: no fold finished (failed: {sorted(failed)})")
+            self._close_summary(run_id, counts, close, stopped)
+            raise LookupError(f"INCOMPLETE: 0 of {len(expected)} folds of sweep {sweep_id!r} finished "
+                              f"(failed: {sorted(failed)}, missing: {missing})")
         table = pd.concat([finished[f] for f in sorted(finished)], ignore_index=True)
         summary = summarize_predictions(table, class_names)
         summary.failed_folds = sorted(failed)
-        summary.missing_folds = sorted(set(expected) - set(finished) - failed)
-        summary.run_id = summary_run.info.run_id
+        summary.missing_folds = missing
+        summary.n_expected = len(expected)
+        summary.run_id = run_id
         if oracle and set(oracle) == set(finished):
             best = pd.concat(oracle.values(), ignore_index=True)
             summary.oracle = metrics.scores(best["label"], best["prediction"], len(class_names))
-        self._log_summary(summary_run.info.run_id, summary, table, losses)
+        self._log_summary(run_id, summary, table, losses, counts)
+        self._close_summary(run_id, counts, close, stopped)
         return summary
 
     def _losses(self, fold_run) -> list[float]:
@@ -494,20 +652,23 @@ class Tracker:
         history = sorted(self.client.get_metric_history(run_id, "train/loss"), key=lambda m: (m.step, m.timestamp))
         return [m.value for m in history]
 
-    def _log_summary(self, run_id: str, summary: Summary, table: pd.DataFrame, losses: dict[str, list[float]]) -> None:
-        values = {key: summary.pooled[key] for key in ("uf1", "uar", "accuracy", "average_accuracy", "overall_accuracy")}
-        for name, (low, high) in summary.intervals.items():
-            values[f"{name}_ci_low"], values[f"{name}_ci_high"] = low, high
-        values["n_clips"] = summary.pooled["n"]
-        values["n_folds_missing_or_failed"] = len(summary.missing_folds) + len(summary.failed_folds)
-        if summary.oracle:
-            values["oracle_uf1"], values["oracle_uar"] = summary.oracle["uf1"], summary.oracle["uar"]
-        for name, row in summary.per_class.iterrows():
-            values[f"f1_{name}"], values[f"recall_{name}"] = row["f1"], row["recall"]
-        if len(summary.per_dataset) > 1:
-            for name, row in summary.per_dataset.drop(index=POOLED).iterrows():
-                values.update({f"{name}/{key}": row[key] for key in ("uf1", "uar", "accuracy")})
-        for subject, row in summary.per_subject.iterrows():  # grouped by the UI into one section per figure
+    def _log_summary(self, run_id: str, summary: Summary, table: pd.DataFrame, losses: dict[str, list[float]],
+                     counts: Mapping[str, int]) -> None:
+        values: dict[str, float] = dict(counts)
+        if summary.complete:  # headline figures only for the whole sweep
+            headline = ("uf1", "uar", "accuracy", "average_accuracy", "overall_accuracy")
+            values.update({key: summary.pooled[key] for key in headline})
+            for name, (low, high) in summary.intervals.items():
+                values[f"{name}_ci_low"], values[f"{name}_ci_high"] = low, high
+            values["n_clips"] = summary.pooled["n"]
+            if summary.oracle:
+                values["oracle_uf1"], values["oracle_uar"] = summary.oracle["uf1"], summary.oracle["uar"]
+            for name, row in summary.per_class.iterrows():
+                values[f"f1_{name}"], values[f"recall_{name}"] = row["f1"], row["recall"]
+            if len(summary.per_dataset) > 1:
+                for name, row in summary.per_dataset.drop(index=POOLED).iterrows():
+                    values.update({f"{name}/{key}": row[key] for key in ("uf1", "uar", "accuracy")})
+        for subject, row in summary.per_subject.iterrows():  # each a finished fold's own figure
             for name in ("uf1", "uar", "accuracy"):
                 values[f"subject_{name}/{metric_name(str(subject))}"] = row[name]
         items = [Metric(k, float(v), 0, 0) for k, v in values.items()]
@@ -520,7 +681,6 @@ class Tracker:
         self.client.log_dict(
             run_id, {"missing": summary.missing_folds, "failed": summary.failed_folds}, "missing_or_failed_folds.json"
         )
-        self.client.set_tag(run_id, "mer.folds_missing_or_failed", str(values["n_folds_missing_or_failed"]))
         self._log_confusion(run_id, summary.confusion, summary.class_names, "pooled confusion")
         figures = {"per_subject.png": subject_figure(summary.per_subject)}
         if len(summary.per_dataset) > 1:
@@ -531,12 +691,26 @@ class Tracker:
             self.client.log_text(run_id, summary.transfer.to_csv(), "transfer_matrix.csv")
             figures["transfer_matrix.png"] = transfer_figure(summary.transfer)
         self.log_artifacts(run_id, figures)
-        self.end_run(run_id)
 
-    def _log_confusion(self, run_id: str, confusion: np.ndarray, class_names: Sequence[str], title: str) -> None:
-        self.client.log_dict(
-            run_id,
-            {"classes": list(class_names), "matrix": confusion.tolist(), "row_rates": metrics.row_rates(confusion).tolist()},
-            "confusion.json",
-        )
+    def _close_summary(self, run_id: str, counts: Mapping[str, int], close: bool, stopped: BaseException | None) -> None:
+        complete = counts["n_folds_missing_or_failed"] == 0
+        self.set_tags(run_id, {
+            "mer.complete": str(complete).lower(),
+            "mer.folds_finished": f"{counts['n_folds_finished']} of {counts['n_folds_expected']}",
+            "mer.folds_missing_or_failed": str(counts["n_folds_missing_or_failed"]),
+        })
+        if complete:
+            for key in STOP_TAGS:
+                if key in self.client.get_run(run_id).data.tags:
+                    self.client.delete_tag(run_id, key)
+            self.end_run(run_id)
+        elif stopped is not None:
+            self.fail(run_id, stopped)
+        elif close:
+            self.client.set_tag(run_id, "mer.error", f"incomplete: {counts['n_folds_finished']} of "
+                                                     f"{counts['n_folds_expected']} folds finished")
+            self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+
+    def _log_confusion(self, run_id: str, confusion, class_names: Sequence[str], title: str) -> None:
+        self.client.log_dict(run_id, confusion_record(confusion, class_names), "confusion.json")
         self.client.log_figure(run_id, confusion_figure(confusion, class_names, title), "confusion.png")

@@ -47,6 +47,7 @@ def test_mer_data_describe_from_the_command_line(tmp_path):
 
 @pytest.mark.slow
 def test_a_fold_run_records_the_repairs_of_its_clips(tmp_path):
+    from mer_lightning.records import FoldResult
     from mer_lightning.tracking import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", artifact_location=str(tmp_path / "artifacts"))
@@ -54,7 +55,9 @@ def test_a_fold_run_records_the_repairs_of_its_clips(tmp_path):
                           "prediction": [0, 1]})
     repairs = {"smic/s01/s01_ne_01": ["apex not annotated: middle frame taken"]}
     run_id = tracker.start_fold({"mer.fold": "s"}, {}, "", "fold s")
-    tracker.record_fold(run_id, table, ["negative", "positive"], {}, repairs)
+    result = FoldResult(tmp_path / "result")
+    result.write(table, ["negative", "positive"], {"skipped_clips": {}, "repaired_clips": repairs})
+    tracker.upload_fold(run_id, result, weights_run=None)
     run = tracker.client.get_run(run_id)
     assert run.data.metrics["repaired_clips"] == 1 and run.data.tags["mer.repaired_clips"] == "1"
     logged = Path(tracker.client.download_artifacts(run_id, "repaired_clips.json", str(tmp_path)))

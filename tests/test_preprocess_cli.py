@@ -70,6 +70,7 @@ def test_the_cli_skips_or_names_a_clip_whose_frames_cannot_be_read(tmp_path, tin
 
 @pytest.mark.slow
 def test_a_fold_run_reports_how_many_clips_were_skipped(tmp_path):
+    from mer_lightning.records import FoldResult
     from mer_lightning.tracking import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", artifact_location=str(tmp_path / "artifacts"))
@@ -77,7 +78,9 @@ def test_a_fold_run_reports_how_many_clips_were_skipped(tmp_path):
                           "prediction": [0, 1]})
     for skipped in ({}, {"d/s/x": "clip d/s/x: cannot read image", "d/s/y": "clip d/s/y: no face"}):
         run_id = tracker.start_fold({"mer.fold": "s"}, {}, "", "fold s")
-        tracker.record_fold(run_id, table, ["negative", "positive"], skipped)
+        result = FoldResult(tmp_path / f"result{len(skipped)}")
+        result.write(table, ["negative", "positive"], {"skipped_clips": skipped})
+        tracker.upload_fold(run_id, result, weights_run=None)
         run = tracker.client.get_run(run_id)
         assert run.data.metrics["skipped_clips"] == len(skipped)
         assert run.data.tags["mer.skipped_clips"] == str(len(skipped))

@@ -93,7 +93,7 @@ def predictions(client: MlflowClient, fold, tmp_path: Path) -> pd.DataFrame:
 
 def submitit_jobs(root: Path) -> list[Path]:
     """The folder submitit keeps per SLURM job (its logs and result) of every sweep under root."""
-    return sorted(pickle.parent for pickle in (root / "logs" / "multiruns").glob("*/.submitit/*/*_submitted.pkl"))
+    return sorted(pickle.parent for pickle in (root / "logs" / "multiruns").glob("**/.submitit/*/*_submitted.pkl"))
 
 
 def sacct_states(job_ids: list[str]) -> dict[str, str]:

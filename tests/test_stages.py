@@ -103,7 +103,8 @@ def stage_running(client_of, stage: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("sig", "stopped"), [(signal.SIGKILL, "RUNNING"), (signal.SIGTERM, "FAILED")])
+@pytest.mark.parametrize(("sig", "stopped"), [(signal.SIGKILL, "RUNNING"), (signal.SIGTERM, "KILLED"),
+                                           (signal.SIGINT, "KILLED")])
 def test_a_fold_killed_mid_stage_leaves_no_stage_marked_finished_that_did_not_finish(
     tmp_path, tiny_overrides, sig, stopped
 ):
@@ -125,8 +126,10 @@ def test_a_fold_killed_mid_stage_leaves_no_stage_marked_finished_that_did_not_fi
     assert stages["er"].info.status == stopped and fold.info.status == stopped
     assert "predictions.csv" not in {a.path for a in client.list_artifacts(fold.info.run_id)}
     assert "weights.pt" not in {a.path for a in client.list_artifacts(stages["er"].info.run_id)}
-    if sig == signal.SIGTERM:
-        assert stages["er"].data.tags["mer.error"] and fold.data.tags["mer.error"]
+    if sig != signal.SIGKILL:  # the signal is named, on the stage's run and the fold's
+        name = signal.Signals(sig).name
+        for run in (stages["er"], fold):
+            assert run.data.tags["mer.signal"] == name and run.data.tags["mer.error"].startswith(f"killed by {name}")
 
 
 def pooled(client: MlflowClient, sweep_id: str, tmp_path: Path) -> pd.DataFrame:

@@ -119,17 +119,20 @@ def test_parallel_launchers_lose_no_fold_run(tmp_path, tiny_overrides, launcher)
 
 @pytest.mark.slow
 def test_a_failed_fold_is_listed_and_the_others_are_kept(tmp_path, tiny_overrides):
-    # Given weights for sub01 and sub03 but none for sub02: that fold fails naming the file, the others are pooled.
+    # Given weights for sub01 and sub03, and for sub02 weights of another net: they load (a missing or unreadable file
+    # would stop the sweep before any fold, test_reliability.py), but do not fit, so that fold fails naming the file;
+    # the others are pooled.
     weights = tmp_path / "weights"
     weights.mkdir()
     for subject in ("sub01", "sub03"):
         torch.save(STSTNet().state_dict(), weights / f"{subject}.pth")
+    torch.save({"another_net.weight": torch.zeros(3)}, weights / "sub02.pth")
     result = run_cli("mer_lightning.evaluate", "-m", f"checkpoint_dir={weights}", *tiny_overrides, root=tmp_path,
                      check=False)
     output = result.stderr + result.stdout
     assert result.returncode != 0
     assert "1 fold job(s) failed" in output
-    assert f"weights file {weights / 'sub02.pth'} not found" in output
+    assert f"weights in {weights / 'sub02.pth'} do not fit STSTNet" in output
     client = store(tmp_path)
     (summary,) = runs(client, "summary")
     missing = json.loads(artifact(client, summary.info.run_id, "missing_or_failed_folds.json", tmp_path).read_text())
@@ -137,7 +140,7 @@ def test_a_failed_fold_is_listed_and_the_others_are_kept(tmp_path, tiny_override
     assert summary.data.metrics["n_folds_missing_or_failed"] == 1
     failed = [f for f in runs(client, "fold") if f.info.status == "FAILED"]
     assert [f.data.tags["mer.fold"] for f in failed] == ["synthetic/sub02"]
-    assert "sub02.pth not found" in failed[0].data.tags["mer.error"]
+    assert "sub02.pth do not fit STSTNet" in failed[0].data.tags["mer.error"]
 
 
 @pytest.mark.slow

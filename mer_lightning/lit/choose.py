@@ -55,7 +55,7 @@ class ChooseOnValidation(ClassificationTask):
         super().__init__(net, input_keys, class_names, optimizer, scheduler, loss)
         self.metric = metric
 
-    def fit(self, trainer: pl.Trainer, datamodule: pl.LightningDataModule) -> None:
+    def fit(self, trainer: pl.Trainer, datamodule: pl.LightningDataModule, ckpt_path: str | None = None) -> None:
         if not datamodule.split.val:
             raise ValueError(
                 "task=choose chooses its setting on validation subjects, and this fold has none: set "

@@ -85,10 +85,11 @@ class Task(pl.LightningModule):
             self.net.get_submodule(name).eval()
         return self
 
-    def fit(self, trainer: pl.Trainer, datamodule: pl.LightningDataModule) -> None:
-        """How a stage trains this task: Lightning's training loop (a task that only chooses a setting on
-        validation clips runs the validation loop instead)."""
-        trainer.fit(self, datamodule=datamodule)
+    def fit(self, trainer: pl.Trainer, datamodule: pl.LightningDataModule, ckpt_path: str | None = None) -> None:
+        """How a stage trains this task: Lightning's training loop, from the training state in `ckpt_path` when an
+        interrupted stage resumes (a task that only chooses a setting on validation clips runs the validation loop
+        instead)."""
+        trainer.fit(self, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
     def result(self) -> TaskResult:
         """What the stage hands the fold; tasks that test add their predictions."""
