@@ -78,7 +78,11 @@ def writable_folder(folder: Path, setting: str) -> None:
 
 
 def check_server(tracking_uri: str) -> None:
-    """A tracking server answers MLflow's `/health` at once."""
+    """A tracking server (an http(s) URI) answers MLflow's `/health` at once, asked once with a short timeout; other
+    stores are local (nothing to ask). The one check of a server: a sweep runs it before it reads any data or submits
+    any job, and every Tracker before it records."""
+    if urlparse(tracking_uri).scheme not in ("http", "https"):
+        return
     from mlflow.exceptions import MlflowException
     from mlflow.utils.credentials import get_default_host_creds
     from mlflow.utils.rest_utils import http_request
@@ -89,8 +93,8 @@ def check_server(tracking_uri: str) -> None:
         )
     except MlflowException as error:
         raise StoreError(
-            f"logger.tracking_uri={tracking_uri}: no MLflow server answers there ({error.message.splitlines()[0]}): "
-            "start it, or correct the URI"
+            f"logger.tracking_uri={tracking_uri}: no MLflow server answers ({error.message.splitlines()[0]}); start "
+            "one with `make server` (mer-server), or correct the URI"
         ) from None
     if response.status_code != 200:
         raise StoreError(

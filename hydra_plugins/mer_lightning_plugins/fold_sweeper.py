@@ -37,7 +37,7 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.mer_lightning_plugins.preflight import check_launcher, check_tracking_server
+from hydra_plugins.mer_lightning_plugins.preflight import check_launcher
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class FoldSweeper(Sweeper):
         # Imported here: Hydra imports every plugin at start-up, whatever the command.
         from mer_lightning import console, interrupts, settings, store
         from mer_lightning.input_errors import reporting_input_errors
+        from mer_lightning.store_check import check_server
         from mer_lightning.sweep_table import print_comparison
 
         console.quiet()
@@ -119,7 +120,7 @@ class FoldSweeper(Sweeper):
         planned = []
         for rest, folds in sweeps.items():
             config = self._load(rest)
-            check_tracking_server(config.logger.tracking_uri)
+            check_server(store.tracking_uri(config.logger.tracking_uri))  # before any data is read
             with reporting_input_errors():
                 settings.check(config)
                 if not planned:

@@ -1,7 +1,6 @@
-"""Checks run when a sweep starts, before any fold job is submitted: each names what is wrong within seconds.
-
-Without them a partition that does not exist fails only when sbatch rejects the job array, and a tracking server that
-does not answer stalls the sweep (and then every fold job) in MLflow's HTTP retries for about five minutes each.
+"""Checks of the launcher run when a sweep starts, before any fold job is submitted: each names what is wrong within
+seconds. Without them a partition that does not exist fails only when sbatch rejects the job array. (The tracking
+store, a server's `/health` included, is checked by `mer_lightning.store_check`, which the sweep runs first too.)
 Imports stay light: Hydra imports every plugin module when it starts.
 """
 
@@ -9,14 +8,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-from urllib.parse import urlparse
 
 SINFO_TIMEOUT_S = 30
-SERVER_TIMEOUT_S = 5
 
 
 class PreflightError(RuntimeError):
-    """The launcher or the tracking store a sweep needs is not usable; nothing was submitted."""
+    """The launcher a sweep needs is not usable; nothing was submitted."""
 
 
 def slurm_partitions() -> list[str]:
@@ -45,29 +42,6 @@ def check_slurm_partition(partition: str | None) -> None:
         raise PreflightError(
             f"hydra.launcher.partition={partition}: no partition {', '.join(missing)} on this SLURM cluster "
             f"(sinfo lists: {', '.join(partitions) or 'none'})"
-        )
-
-
-def check_tracking_server(tracking_uri: str) -> None:
-    """An HTTP(S) tracking URI must answer MLflow's /health at once; other stores (sqlite:///, file:) are local."""
-    if urlparse(tracking_uri).scheme not in ("http", "https"):
-        return
-    from mlflow.exceptions import MlflowException
-    from mlflow.utils.credentials import get_default_host_creds
-    from mlflow.utils.rest_utils import http_request
-
-    try:
-        response = http_request(
-            get_default_host_creds(tracking_uri), "/health", "GET", max_retries=0, timeout=SERVER_TIMEOUT_S
-        )
-    except MlflowException as error:
-        raise PreflightError(
-            f"logger.tracking_uri={tracking_uri}: no MLflow server answers ({error.message}); start one with "
-            "`make server` (mer-server) or correct the URI"
-        ) from None
-    if response.status_code != 200:
-        raise PreflightError(
-            f"logger.tracking_uri={tracking_uri}: /health answered HTTP {response.status_code}, not an MLflow server?"
         )
 
 
