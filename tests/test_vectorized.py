@@ -188,12 +188,14 @@ def test_a_vectorized_sweep_records_the_predictions_of_the_sequential_one(tmp_pa
     sequential sweep's predictions and per-epoch losses to float tolerance, and the same figures and files."""
     settings = [*tiny_overrides, "trainer.max_epochs=3", "datamodule.batch_size=4", "+model.net.drop_rate=0.0"]
     run_cli("mer_lightning.train", "-m", *settings, root=tmp_path)
+    # The same folds again: a resume of the first sweep unless asked for as a new one.
     vectorized = run_cli(
         "mer_lightning.train",
         "-m",
         *settings,
         "hydra/launcher=vectorized",
         "hydra.launcher.group_size=2",
+        "hydra.sweeper.resume=false",
         root=tmp_path,
     )
     assert "pooled over 15 clips" in vectorized.stdout
