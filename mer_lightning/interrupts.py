@@ -16,6 +16,7 @@ from types import FrameType
 WATCHED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR2)
 _previous: dict[int, object] = {}
 _received: list[int] = []
+_stopping: list[int] = []  # signals whose handler (a launcher's) raised: what stopped the process
 
 
 class Interrupted(BaseException):
@@ -41,7 +42,11 @@ def _handle(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
     previous = _previous.get(signum)
     if callable(previous):
-        previous(signum, frame)
+        try:
+            previous(signum, frame)
+        except BaseException:
+            _stopping.append(signum)
+            raise
     elif previous != signal.SIG_IGN:
         raise Interrupted(signum)
 
@@ -57,8 +62,10 @@ def keep_launcher_handlers() -> None:
 
 
 def received() -> str | None:
-    """The name of the last watched signal this process received, if any."""
-    return signal.Signals(_received[-1]).name if _received else None
+    """The name of the watched signal that stopped this process: the one whose handler raised (submitit's exits on
+    SIGUSR2, and the SIGTERM SLURM sends as it requeues the job arrives meanwhile), else the last one received."""
+    signals = _stopping or _received
+    return signal.Signals(signals[-1]).name if signals else None
 
 
 def stop_reason(error: BaseException) -> tuple[str, str, str | None]:

@@ -48,6 +48,25 @@ except interrupts.Interrupted as stopped:
     assert result.stdout.strip() == "interrupted SIGTERM SIGTERM", result.stderr
 
 
+def test_a_launcher_that_exits_on_its_signal_is_named_not_the_signal_that_arrived_meanwhile():
+    script = """
+import os, signal
+from mer_lightning import interrupts
+signal.signal(signal.SIGTERM, lambda s, f: None)   # submitit lets SIGTERM pass
+def requeue(s, f):                                  # submitit on SIGUSR2: requeues (SLURM then sends SIGTERM), exits
+    os.kill(os.getpid(), signal.SIGTERM)
+    raise SystemExit(-1)
+signal.signal(signal.SIGUSR2, requeue)
+interrupts.watch()
+try:
+    os.kill(os.getpid(), signal.SIGUSR2)
+except SystemExit as stopped:
+    print(interrupts.stop_reason(stopped))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "('KILLED', 'killed by SIGUSR2 (SystemExit: -1)', 'SIGUSR2')", result.stderr
+
+
 def test_a_process_is_told_alive_dead_or_unknown():
     assert alive(this_process()) is True
     child = subprocess.Popen([sys.executable, "-c", "pass"])

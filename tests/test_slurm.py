@@ -108,10 +108,10 @@ def sacct_states(job_ids: list[str]) -> dict[str, str]:
 @pytest.mark.slurm
 def test_a_loso_sweep_on_slurm_equals_the_same_sweep_run_locally(tmp_path, tiny_overrides, partition):
     run_cli("mer_lightning.train", "-m", *tiny_overrides, "threads=1", root=tmp_path)
-    run_cli(
+    run_cli(  # the same folds again: a new sweep, not a resume of the local one
         "mer_lightning.train", "-m", "hydra/launcher=submitit_slurm", f"hydra.launcher.partition={partition}",
         "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10", *tiny_overrides, "threads=1",
-        root=tmp_path, timeout=SWEEP_TIMEOUT_S,
+        "hydra.sweeper.resume=false", root=tmp_path, timeout=SWEEP_TIMEOUT_S,
     )
     jobs = [job.name for job in submitit_jobs(tmp_path)]
     assert len(jobs) == 3 and sacct_states(jobs) == dict.fromkeys(jobs, "COMPLETED")  # one SLURM job per fold
@@ -227,6 +227,59 @@ def test_folds_slurm_cancels_or_times_out_are_recorded_failed_with_the_reason_an
     metrics = summary.data.metrics
     assert metrics["n_folds_missing_or_failed"] == 3
     assert metrics["n_clips"] == len(predictions(client, folds["synthetic/sub01"], tmp_path))
+
+
+def squeue_state(job: str) -> str:
+    """`STATE REASON` of a job as squeue lists it, "" once it has left the queue."""
+    listed = subprocess.run(["squeue", "--noheader", "--format=%T %r", f"--jobs={job}"], capture_output=True, text=True)
+    return listed.stdout.strip()
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_a_pre_empted_fold_is_requeued_and_resumes_from_its_last_epoch(tmp_path, tiny_overrides, partition):
+    """SLURM's pre-emption signal (USR2: what submitit asks SLURM to send before it pre-empts or times out a job)
+    reaches a fold mid-training: submitit requeues its job, the fold's run ends KILLED naming the signal, and the
+    requeued job reopens that run and continues from the fold's last.ckpt."""
+    markers = tmp_path / "markers"
+    hold = (f"+callbacks.hold={{_target_:tests.toy_callbacks.HoldOnceAt,subjects:[sub02],epoch:2,"
+            f"marker_dir:'{markers}'}}")  # holds the fold as its third epoch starts, once
+    epochs = [o for o in tiny_overrides if not o.startswith("trainer.max_epochs")] + ["trainer.max_epochs=4"]
+    output = tmp_path / "sweep.log"
+    with output.open("w") as log:
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "mer_lightning.train", "-m", "hydra/launcher=slurm",
+             f"hydra.launcher.partition={partition}", "hydra.launcher.cpus_per_task=1",
+             "hydra.launcher.timeout_min=20", *epochs, "protocol.test_subject=sub02", "threads=1", hold],
+            cwd=REPO, env=cli_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+        )  # a time limit of 20 min: submitit takes a signal after min(80 %, limit - 10 min) of it for a time-out,
+    # which slurm.yaml's max_num_timeout=0 does not requeue
+    job = ""
+    try:
+        job = wait_for(markers / "sub02", sweep)
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)
+        # SLURM holds a requeued job for two minutes (its BeginTime): released as soon as it is queued again.
+        deadline = time.monotonic() + SWEEP_TIMEOUT_S
+        while squeue_state(job) != "PENDING BeginTime":
+            assert sweep.poll() is None and time.monotonic() < deadline, "the fold's job was not requeued"
+            time.sleep(0.5)
+        subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
+        sweep.wait(timeout=SWEEP_TIMEOUT_S)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            if job:
+                subprocess.run(["scancel", job])
+    printed = output.read_text()
+    assert sweep.returncode == 0, printed[-5000:]
+
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    (fold,), (summary,) = runs(client, "fold"), runs(client, "summary")
+    assert fold.info.status == "FINISHED" and fold.data.tags["mer.attempts"] == "2"
+    assert "killed by SIGUSR2" in fold.data.tags["mer.resumed"]  # how the first attempt ended
+    assert fold.data.tags["mer.resumed_at_epoch"] == "2"  # last.ckpt held epoch 1: no finished epoch is redone
+    assert sorted(m.step for m in client.get_metric_history(fold.info.run_id, "train/loss")) == [0, 1, 2, 3]
+    assert summary.info.status == "FINISHED" and summary.data.tags["mer.complete"] == "true"
 
 
 def test_the_slurm_profile_is_submitit_slurm_with_a_launcher_that_waits_for_every_fold(tmp_path, monkeypatch):
