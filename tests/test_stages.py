@@ -3,12 +3,7 @@ under the fold run, weights handed over, no stage seeing the test subject), a fo
 tested again from its own saved weights, and a one-stage fold unchanged."""
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -78,58 +73,6 @@ def test_a_staged_fold_nests_its_stages_and_hands_each_the_weights_the_last_one_
         assert not seen & {"sub02", validation_subject}
     assert all(uid.startswith("synthetic_macro/") for uid in splits[1]["train"])
     assert set(splits[2]["test"]) == test_clips and not test_clips & set(splits[2]["train"])
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def stage_running(client_of, stage: str):
-    """The run of `stage` once it has logged an epoch (so it is mid-training), else None."""
-    try:
-        client = client_of()
-        for run in runs(client, "stage"):
-            if run.data.tags.get("mer.stage") == stage and "train/loss" in run.data.metrics:
-                return run
-    except Exception:  # the store is being created
-        return None
-    return None
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("sig", "stopped"), [(signal.SIGKILL, "RUNNING"), (signal.SIGTERM, "KILLED"),
-                                           (signal.SIGINT, "KILLED")])
-def test_a_fold_killed_mid_stage_leaves_no_stage_marked_finished_that_did_not_finish(
-    tmp_path, tiny_overrides, sig, stopped
-):
-    args = [*staged(tiny_overrides), "stages.er.trainer.max_epochs=100000", "protocol.test_subject=sub02"]
-    env = {**os.environ, "MER_ROOT": str(tmp_path), "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen([sys.executable, "-m", "mer_lightning.train", *args], cwd=REPO, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: stage_running(lambda: store(tmp_path), "er"), 600, "stage er to train")
-        process.send_signal(sig)
-        process.wait(timeout=120)
-    finally:
-        process.kill()
-    client = store(tmp_path)
-    (fold,) = runs(client, "fold")
-    stages = {s.data.tags["mer.stage"]: s for s in runs(client, "stage")}
-    assert set(stages) == {"fir", "er"}  # me never started
-    assert stages["fir"].info.status == "FINISHED"
-    assert stages["er"].info.status == stopped and fold.info.status == stopped
-    assert "predictions.csv" not in {a.path for a in client.list_artifacts(fold.info.run_id)}
-    assert "weights.pt" not in {a.path for a in client.list_artifacts(stages["er"].info.run_id)}
-    if sig != signal.SIGKILL:  # the signal is named, on the stage's run and the fold's
-        name = signal.Signals(sig).name
-        for run in (stages["er"], fold):
-            assert run.data.tags["mer.signal"] == name and run.data.tags["mer.error"].startswith(f"killed by {name}")
 
 
 def pooled(client: MlflowClient, sweep_id: str, tmp_path: Path) -> pd.DataFrame:
