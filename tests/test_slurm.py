@@ -226,7 +226,10 @@ def test_folds_slurm_cancels_or_times_out_are_recorded_failed_with_the_reason_an
     assert re.search(f"SLURM job {array}_3 (ended CANCELLED|left the queue without a record)", errors["synthetic/sub04"])
     metrics = summary.data.metrics
     assert metrics["n_folds_missing_or_failed"] == 3
-    assert metrics["n_clips"] == len(predictions(client, folds["synthetic/sub01"], tmp_path))
+    # Incomplete: no headline figure; the pooled predictions are sub01's alone.
+    assert metrics["n_folds_finished"] == 1 and "uf1" not in metrics and summary.data.tags["mer.complete"] == "false"
+    pooled = client.download_artifacts(summary.info.run_id, "pooled_predictions.csv", str(tmp_path / "pooled"))
+    assert len(pd.read_csv(pooled)) == len(predictions(client, folds["synthetic/sub01"], tmp_path))
 
 
 def squeue_state(job: str) -> str:
