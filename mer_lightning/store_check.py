@@ -18,8 +18,11 @@ from urllib.parse import urlparse
 SQLITE_MAX_PATH = 512 - len("-journal")
 SERVER_TIMEOUT_S = 5
 # MLflow's HTTP client defaults (7 retries, backoff factor 2, 120 s timeout) wait minutes on a dead server.
-HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+HTTP_RETRIES = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
 class StoreError(RuntimeError):

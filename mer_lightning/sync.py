@@ -42,8 +42,9 @@ def fold_run(folder: FoldFolder, tracker: Tracker, note: str = LATE) -> str:
     run_id = _run(tracker, info["runs"].get(""), note)
     if run_id is None:
         config = OmegaConf.load(folder.path / "config.yaml")
-        run_id = tracker.start_fold(info["tags"], OmegaConf.to_container(config), OmegaConf.to_yaml(config),
-                                    info["run_name"])
+        run_id = tracker.start_fold(
+            info["tags"], OmegaConf.to_container(config), OmegaConf.to_yaml(config), info["run_name"]
+        )
         info = folder.update_info(runs={**info["runs"], "": run_id})
     return run_id
 
@@ -55,8 +56,13 @@ def stage_run(folder: FoldFolder, tracker: Tracker, stage: dict, note: str = LAT
     info = folder.info
     run_id = _run(tracker, info["runs"].get(stage["name"]), note)
     if run_id is None:
-        run_id = tracker.start_stage(fold_run(folder, tracker, note), stage["name"], stage["index"],
-                                     tags={"mer.fold": info["fold"]}, run_name=stage["run_name"])
+        run_id = tracker.start_stage(
+            fold_run(folder, tracker, note),
+            stage["name"],
+            stage["index"],
+            tags={"mer.fold": info["fold"]},
+            run_name=stage["run_name"],
+        )
         folder.update_info(runs={**folder.info["runs"], stage["name"]: run_id})
     return run_id
 
@@ -81,7 +87,9 @@ def upload(folder: FoldFolder, tracker: Tracker, note: str = LATE) -> list[str]:
         tested_run = folder.info["runs"].get(info["stages"][-1]["name"]) or run_id
         tracker.upload_fold(run_id, folder.result, tested_run if info["save_weights"] else None)
         trained_on = folder.info.get("trained_on")
-        tracker.set_tags(run_id, {"mer.tested_run": tested_run, **({"mer.trained_on": trained_on} if trained_on else {})})
+        tracker.set_tags(
+            run_id, {"mer.tested_run": tested_run, **({"mer.trained_on": trained_on} if trained_on else {})}
+        )
         tracker.end_run(run_id)
         folder.result.mark_stored()
         uploaded.append("result")
@@ -94,8 +102,11 @@ def sync(roots: Iterable[Path], tracking_uri: str | None = None) -> dict[tuple, 
     touched: dict[tuple, list[str]] = {}
     for folder in (f for root in roots for f in fold_folders(root)):
         info = folder.info
-        if not info or not any(folder.stage(s["name"]).done and not folder.stage(s["name"]).stored
-                               for s in info["stages"]) and not folder.pending:
+        if (
+            not info
+            or not any(folder.stage(s["name"]).done and not folder.stage(s["name"]).stored for s in info["stages"])
+            and not folder.pending
+        ):
             continue
         store = {**info["store"], **({"tracking_uri": tracking_uri} if tracking_uri else {})}
         tracker = Tracker(**store, sweep_id=info.get("sweep_id"), sweep_run_id=info.get("sweep_run_id"))
@@ -110,8 +121,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     root = Path(os.environ.get("MER_ROOT", "."))
-    parser.add_argument("folders", nargs="*", type=Path, default=[root / "logs"],
-                        help="fold or sweep folders, searched for fold records (default: $MER_ROOT/logs)")
+    parser.add_argument(
+        "folders",
+        nargs="*",
+        type=Path,
+        default=[root / "logs"],
+        help="fold or sweep folders, searched for fold records (default: $MER_ROOT/logs)",
+    )
     parser.add_argument("--tracking-uri", help="upload into this store instead of the one each fold recorded into")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")

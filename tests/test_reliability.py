@@ -30,14 +30,22 @@ SWEEP = [o for o in TINY if not o.startswith("trainer.max_epochs")] + [f"trainer
 def held(subject: str, epoch: int, markers: Path) -> str:
     """An override holding the fold of `subject` at the start of training epoch `epoch` (once: not when run again)
     after writing `markers/subject`: the test stops the process at a known point whatever the machine's load."""
-    return (f"+callbacks.hold={{_target_:tests.toy_callbacks.HoldOnceAt,subjects:[{subject}],epoch:{epoch},"
-            f"marker_dir:'{markers}'}}")
+    return (
+        f"+callbacks.hold={{_target_:tests.toy_callbacks.HoldOnceAt,subjects:[{subject}],epoch:{epoch},"
+        f"marker_dir:'{markers}'}}"
+    )
 
 
 def start(root: Path, *args: str, module: str = "mer_lightning.train") -> subprocess.Popen:
     env = {**os.environ, "MER_ROOT": str(root), "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -101,12 +109,20 @@ def test_a_sweep_killed_after_two_folds_runs_only_the_missing_ones_again_and_poo
     assert summary.info.status == "RUNNING"  # nothing could close it: that is what a resume or mer-summarize does
     sweep_id = summary.data.tags["mer.sweep_id"]
     folder = tmp_path / "logs" / "multiruns" / sweep_id  # a folder per sweep id: two sweeps never share one
-    assert (folder / "multirun.yaml").is_file() and json.loads((folder / "sweep.json").read_text())["sweep_id"] == sweep_id
+    assert (folder / "multirun.yaml").is_file() and json.loads((folder / "sweep.json").read_text())[
+        "sweep_id"
+    ] == sweep_id
     before = {r.data.tags["mer.fold"]: r for r in runs(client, "fold") if r.info.status == "FINISHED"}
     assert len(before) == 2
 
-    summarized = run_cli("mer_lightning.summarize", sweep_id, "--tracking-uri", f"sqlite:///{tmp_path}/mlruns/mlflow.db",
-                         root=tmp_path, check=False)
+    summarized = run_cli(
+        "mer_lightning.summarize",
+        sweep_id,
+        "--tracking-uri",
+        f"sqlite:///{tmp_path}/mlruns/mlflow.db",
+        root=tmp_path,
+        check=False,
+    )
     assert summarized.returncode == 1
     report = summarized.stdout[summarized.stdout.index(f"=== sweep {sweep_id} ===") :].splitlines()
     assert report[1].startswith("INCOMPLETE: 2 of 3 folds finished")
@@ -127,8 +143,9 @@ def test_a_sweep_killed_after_two_folds_runs_only_the_missing_ones_again_and_poo
     assert summary.info.status == "FINISHED" and summary.data.tags["mer.complete"] == "true"
     (reference,) = runs(store(uninterrupted), "summary")
     resumed_table = pd.read_csv(artifact(client, summary.info.run_id, "pooled_predictions.csv", tmp_path / "a"))
-    reference_table = pd.read_csv(artifact(store(uninterrupted), reference.info.run_id, "pooled_predictions.csv",
-                                           tmp_path / "b"))
+    reference_table = pd.read_csv(
+        artifact(store(uninterrupted), reference.info.run_id, "pooled_predictions.csv", tmp_path / "b")
+    )
     pd.testing.assert_frame_equal(resumed_table, reference_table)
     assert summary.data.metrics["uf1"] == reference.data.metrics["uf1"]
 
@@ -198,9 +215,23 @@ class TrackingServer:
     def start(self) -> None:
         mlflow = Path(sys.executable).with_name("mlflow")
         self.process = subprocess.Popen(
-            [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.root}/server.db", "--artifacts-destination",
-             str(self.root / "artifacts"), "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                str(mlflow),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.root}/server.db",
+                "--artifacts-destination",
+                str(self.root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
         def answers() -> bool:
@@ -225,8 +256,13 @@ def test_a_tracking_server_killed_mid_fold_loses_no_result(tmp_path):
     sweep = None
     try:
         markers = tmp_path / "held"
-        fold = ["-m", *SWEEP, "protocol.test_subject=sub02", f"logger.tracking_uri={server.uri}",
-                held("sub02", 2, markers)]
+        fold = [
+            "-m",
+            *SWEEP,
+            "protocol.test_subject=sub02",
+            f"logger.tracking_uri={server.uri}",
+            held("sub02", 2, markers),
+        ]
         sweep = start(tmp_path, *fold)
         wait_for(lambda: (markers / "sub02").is_file(), 900, "the fold to reach its third epoch")
         server.stop()  # mid-training, as a server lost with its node
@@ -245,8 +281,9 @@ def test_a_tracking_server_killed_mid_fold_loses_no_result(tmp_path):
         client = MlflowClient(server.uri)
         (run,) = runs(client, "fold")
         assert run.info.status == "FINISHED"
-        pd.testing.assert_frame_equal(pd.read_csv(artifact(client, run.info.run_id, "predictions.csv", tmp_path / "a")),
-                                      local)
+        pd.testing.assert_frame_equal(
+            pd.read_csv(artifact(client, run.info.run_id, "predictions.csv", tmp_path / "a")), local
+        )
         history = client.get_metric_history(run.info.run_id, "train/loss")
         assert sorted(m.step for m in history) == list(range(EPOCHS))  # every epoch, none twice
         assert "weights.pt" in {a.path for a in client.list_artifacts(run.info.run_id)}
@@ -296,7 +333,9 @@ def test_given_weights_are_checked_for_every_fold_before_any_runs(tmp_path):
     assert "weights_only=False" not in output and "weights_only` set to `False" not in output
     # (checkpoint_dir=/nonexistent is refused as a setting before any fold: test_settings.py)
     experiment = store(tmp_path).get_experiment_by_name("mer-lightning")
-    assert experiment is None or not store(tmp_path).search_runs([experiment.experiment_id])  # nothing ran, nothing open
+    assert experiment is None or not store(tmp_path).search_runs(
+        [experiment.experiment_id]
+    )  # nothing ran, nothing open
 
 
 @pytest.mark.slow
@@ -327,8 +366,11 @@ def test_a_staged_fold_stopped_mid_stage_resumes_in_that_stage_without_redoing_t
     (stopped,) = runs(client, "fold")
     before = {s.data.tags["mer.stage"]: s for s in runs(client, "stage")}
     # No run says FINISHED that did not finish, none holds what only a finished stage leaves; the signal is named.
-    assert {name: run.info.status for name, run in before.items()} == {"fir": "FINISHED", "er": "FINISHED",
-                                                                        "me": "KILLED"}
+    assert {name: run.info.status for name, run in before.items()} == {
+        "fir": "FINISHED",
+        "er": "FINISHED",
+        "me": "KILLED",
+    }
     for run in (before["me"], stopped):
         assert run.info.status == "KILLED" and run.data.tags["mer.signal"] == "SIGTERM"
         assert run.data.tags["mer.error"].startswith("killed by SIGTERM")
@@ -357,8 +399,23 @@ def test_a_staged_fold_stopped_mid_stage_resumes_in_that_stage_without_redoing_t
 
 @pytest.mark.slow
 def test_on_error_skip_leaves_out_and_lists_every_faulty_clip(tmp_path):
-    run_cli("mer_lightning.synth", str(tmp_path / "data" / "synthetic"), "--subjects", "3", "--clips-per-subject", "6",
-            "--min-frames", "6", "--max-frames", "8", "--height", "64", "--width", "64", root=tmp_path)
+    run_cli(
+        "mer_lightning.synth",
+        str(tmp_path / "data" / "synthetic"),
+        "--subjects",
+        "3",
+        "--clips-per-subject",
+        "6",
+        "--min-frames",
+        "6",
+        "--max-frames",
+        "8",
+        "--height",
+        "64",
+        "--width",
+        "64",
+        root=tmp_path,
+    )
     clips = tmp_path / "data" / "synthetic" / "CASME2_RAW_selected"
     # Clips the default scheme keeps (not "others"), of three subjects.
     missing, linked, damaged = clips / "sub01" / "EP01_02", clips / "sub02" / "EP01_01", clips / "sub03" / "EP01_01"

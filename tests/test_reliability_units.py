@@ -24,7 +24,10 @@ from mer_lightning.store_check import SQLITE_MAX_PATH, StoreError, check_store
 
 def test_a_run_stopped_by_a_signal_is_killed_and_names_it_an_error_fails_it():
     assert interrupts.stop_reason(interrupts.Interrupted(signal.SIGTERM)) == (
-        "KILLED", "killed by SIGTERM (Interrupted: stopped by SIGTERM)", "SIGTERM")
+        "KILLED",
+        "killed by SIGTERM (Interrupted: stopped by SIGTERM)",
+        "SIGTERM",
+    )
     status, reason, name = interrupts.stop_reason(KeyboardInterrupt())
     assert (status, name) == ("KILLED", "SIGINT") and reason.startswith("killed by SIGINT")
     assert interrupts.stop_reason(ValueError("bad clip")) == ("FAILED", "ValueError: bad clip", None)
@@ -112,8 +115,11 @@ def test_a_stage_record_round_trips_and_says_how_far_it_got(tmp_path):
     folder = FoldFolder(tmp_path / "fold")
     folder.save_info({"fold": "sub01", "stages": [{"name": "", "index": 0}], "runs": {}})
     stage = folder.stage("")
-    stage.write(TaskResult(metrics={"mse": 0.5}, artifacts={"notes/a.txt": "hello", "b.json": {"x": 1}}),
-                {"train": ["a"], "val": [], "test": ["b"]}, {"start": {"": "1"}, "end": {"": "2"}})
+    stage.write(
+        TaskResult(metrics={"mse": 0.5}, artifacts={"notes/a.txt": "hello", "b.json": {"x": 1}}),
+        {"train": ["a"], "val": [], "test": ["b"]},
+        {"start": {"": "1"}, "end": {"": "2"}},
+    )
     stage.append_epochs([("train/loss", 1.0, 0, 10), ("train/loss", 0.9, 1, 20)])
     stage.append_epochs([("train/loss", 0.8, 1, 30)])  # a resumed epoch logged again: the last value counts
     stage.checkpoint.write_bytes(b"state")
@@ -157,8 +163,9 @@ def test_a_weights_file_that_cannot_be_loaded_safely_is_refused_naming_it(tmp_pa
 
 
 def test_an_incomplete_summary_says_so_first():
-    table = pd.DataFrame({"clip": ["a", "b"], "subject": ["s1", "s1"], "dataset": ["d", "d"], "label": [0, 1],
-                          "prediction": [0, 1]})
+    table = pd.DataFrame(
+        {"clip": ["a", "b"], "subject": ["s1", "s1"], "dataset": ["d", "d"], "label": [0, 1], "prediction": [0, 1]}
+    )
     summary = summarize_predictions(table, ["x", "y"])
     summary.n_expected, summary.missing_folds, summary.failed_folds = 3, ["s2"], ["s3"]
     assert not summary.complete
