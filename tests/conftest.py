@@ -11,13 +11,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MEGC2019 = Path(os.environ.get("MER_SHARED_DATA", REPO.parent / "shared" / "data")) / "megc2019-ststnet-flow"
-TINY = [
+TINY_SET = [  # a synthetic set of 3 subjects x 6 short 64x64 clips
     "dataset.generator.subjects=3",
     "dataset.generator.clips_per_subject=6",
     "dataset.generator.min_frames=6",
     "dataset.generator.max_frames=8",
     "dataset.generator.height=64",
     "dataset.generator.width=64",
+]
+TINY = [
+    *TINY_SET,
     "preprocessing.steps.flow.method=farneback",
     "trainer.max_epochs=2",
 ]

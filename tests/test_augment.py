@@ -11,7 +11,7 @@ from mer_lightning.datamodule import MERDataModule
 from mer_lightning.datasets.base import ClipDataset
 from mer_lightning.preprocess.pipeline import Pipeline
 from mer_lightning.protocols import LeaveOneSubjectOut
-from tests.preprocess.tiny_clips import write_clip
+from tests.preprocess.tiny_clips import write_clips
 
 
 class TinyDataset(ClipDataset):
@@ -42,22 +42,7 @@ def stored(module, stage, batch, key):
 
 @pytest.fixture
 def datamodule_factory(tmp_path):
-    clips = [
-        write_clip(
-            tmp_path / f"{s}_{i}",
-            num_frames=3,
-            onset=0,
-            apex=1,
-            offset=2,
-            height=32,
-            width=32,
-            subject=s,
-            clip_id=f"EP{i:02d}",
-            label=i % 3,
-        )
-        for s in ("sub01", "sub02")
-        for i in range(6)
-    ]
+    clips = write_clips(tmp_path, ("sub01", "sub02"), 6, size=32)
     pipeline = Pipeline({"streams": Streams()}, outputs=["flow", "diff", "seq", "small"])
 
     def make(augment):

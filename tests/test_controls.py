@@ -8,21 +8,12 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from mer_lightning.datasets.controls import ShuffledLabels
-from tests.conftest import REPO
-
-SMALL = [
-    "dataset.generator.subjects=3",
-    "dataset.generator.clips_per_subject=6",
-    "dataset.generator.min_frames=6",
-    "dataset.generator.max_frames=8",
-    "dataset.generator.height=64",
-    "dataset.generator.width=64",
-]
+from tests.conftest import REPO, TINY_SET
 
 
 def config(tmp_path, *overrides: str):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("train", overrides=[f"paths.data_dir={tmp_path}", *SMALL, *overrides])
+        return compose("train", overrides=[f"paths.data_dir={tmp_path}", *TINY_SET, *overrides])
 
 
 def test_shuffled_labels_permute_each_subjects_labels_and_keep_the_rest(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from mer_lightning.datamodule import MERDataModule
 from mer_lightning.preprocess.pipeline import Pipeline
 from mer_lightning.protocols import LeaveOneSubjectOut
-from tests.preprocess.tiny_clips import write_clip
+from tests.preprocess.tiny_clips import write_clips
 from tests.test_augment import TinyDataset
 
 
@@ -31,22 +31,7 @@ class Shapes:
     ("key", "channels"), [("flow", 3), ("frames", 2), ("regions", 4), ("sequence", 10), ("vector", 9)]
 )
 def test_num_channels_is_the_channel_dim_of_images_and_the_feature_dim_of_sequences(tmp_path, key, channels):
-    clips = [
-        write_clip(
-            tmp_path / f"{s}_{i}",
-            num_frames=3,
-            onset=0,
-            apex=1,
-            offset=2,
-            height=8,
-            width=8,
-            subject=s,
-            clip_id=f"EP{i:02d}",
-            label=i % 3,
-        )
-        for s in ("sub01", "sub02")
-        for i in range(3)
-    ]
+    clips = write_clips(tmp_path, ("sub01", "sub02"), 3, size=8)
     pipeline = Pipeline({"shapes": Shapes()}, outputs=["flow", "frames", "regions", "sequence", "vector"])
     module = MERDataModule(TinyDataset(clips), pipeline, LeaveOneSubjectOut("sub02"), str(tmp_path / "cache"))
     module.setup("fit")

@@ -24,7 +24,7 @@ from mer_lightning.preprocess.pipeline import Pipeline
 from mer_lightning.protocols import LeaveOneSubjectOut
 from mer_lightning.samplers import EpisodicBatchSampler
 from mer_lightning.train import compose_stages
-from tests.preprocess.tiny_clips import write_clip
+from tests.preprocess.tiny_clips import write_clips
 from tests.test_augment import TinyDataset
 from tests.test_stages_units import composed, root  # noqa: F401 (root: MER_ROOT for every test here)
 
@@ -73,22 +73,7 @@ class Half(nn.Module):
 
 @pytest.fixture
 def clips(tmp_path):
-    return [
-        write_clip(
-            tmp_path / f"{s}_{i}",
-            num_frames=3,
-            onset=0,
-            apex=1,
-            offset=2,
-            height=8,
-            width=8,
-            subject=s,
-            clip_id=f"EP{i:02d}",
-            label=i % 3,
-        )
-        for s in ("sub01", "sub02", "sub03", "sub04")
-        for i in range(6)
-    ]
+    return write_clips(tmp_path, ("sub01", "sub02", "sub03", "sub04"), 6, size=8)
 
 
 def test_prototype_probabilities_match_a_hand_computation():

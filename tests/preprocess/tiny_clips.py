@@ -7,6 +7,7 @@ whose frames are byte-identical.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -92,3 +93,13 @@ def write_clip(
         label=label,
         landmarks=folder / "landmarks.npy",
     )
+
+
+def write_clips(root: Path, subjects: Sequence[str], per_subject: int, size: int = 8) -> list[Clip]:
+    """`per_subject` three-frame clips (onset, apex, offset) of each subject, EP00, EP01, ..., labelled 0, 1, 2, 0, ...:
+    the smallest clips a data module, a sampler or an augmentation can be run on."""
+    return [
+        write_clip(root / f"{s}_{i}", 3, 0, 1, 2, size, size, subject=s, clip_id=f"EP{i:02d}", label=i % 3)
+        for s in subjects
+        for i in range(per_subject)
+    ]
