@@ -32,11 +32,13 @@ test-fast: install  ## The test suite without the slow end-to-end tests
 
 check: lint types docs  ## What CI checks besides the tests: lint, types, the docs build
 
-lint: install  ## ruff's lint rules over the code (configured in pyproject.toml)
+lint: install  ## ruff's lint rules and the formatter's layout over the code (configured in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
-format: install  ## ruff format over FILES (default: every file; see CONTRIBUTING.md before running it on the tree)
+format: install  ## ruff format over the tree (or FILES=...), then ruff's safe lint fixes
 	$(VENV)/bin/ruff format $(or $(FILES),.)
+	$(VENV)/bin/ruff check --fix --quiet $(or $(FILES),.)
 
 types: install  ## mypy: strict on the pure floors, the rest not yet checked (pyproject.toml says which and why)
 	$(VENV)/bin/mypy

@@ -155,7 +155,8 @@ def main() -> None:
         # At the run's own epochs, which `--epochs` may differ from.
         overhead = max(0.0, run.seconds - run.epochs * TRAIN_CLIPS_PER_EPOCH_OVER_ALL_FOLDS / throughput["LEARNet"])
         print(
-            f"{'LEARNet'.ljust(width)}  {run.seconds / 60:8.1f} min  measured: sweep {run.sweep_id} ({run.folds} folds, "
+            f"{'LEARNet'.ljust(width)}  {run.seconds / 60:8.1f} min  measured: sweep {run.sweep_id} "
+            f"({run.folds} folds, "
             f"{run.epochs} epochs; UF1 {run.uf1:.4f}, UAR {run.uar:.4f}) in {args.mlruns}"
         )
     else:

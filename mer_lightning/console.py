@@ -17,10 +17,18 @@ from collections.abc import Sequence
 # Logger name -> starts of the messages from it that are noise.
 NOISY_LOGGERS: dict[str, tuple[str, ...]] = {
     "pytorch_lightning.utilities.rank_zero": (
-        "GPU available", "TPU available", "HPU available", "💡 Tip", "`Trainer.fit` stopped",
+        "GPU available",
+        "TPU available",
+        "HPU available",
+        "💡 Tip",
+        "`Trainer.fit` stopped",
     ),
     "lightning.pytorch.utilities.rank_zero": (
-        "GPU available", "TPU available", "HPU available", "💡 Tip", "`Trainer.fit` stopped",
+        "GPU available",
+        "TPU available",
+        "HPU available",
+        "💡 Tip",
+        "`Trainer.fit` stopped",
     ),
     "mlflow.store.db.utils": ("Creating initial MLflow database tables", "Updating database tables"),
 }

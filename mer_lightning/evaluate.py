@@ -23,8 +23,10 @@ def given_weights(cfg: DictConfig) -> str | None:
     if cfg.get("fit", True) or cfg.get("from_sweep") is not None:
         return None
     if cfg.get("checkpoint_dir") is None and OmegaConf.is_interpolation(cfg, "checkpoint"):
-        raise ValueError("mer-eval needs weights: checkpoint_dir=DIR (one {subject}.pth per fold), "
-                         "checkpoint='PATH_TEMPLATE', or from_sweep=SWEEP_ID")
+        raise ValueError(
+            "mer-eval needs weights: checkpoint_dir=DIR (one {subject}.pth per fold), "
+            "checkpoint='PATH_TEMPLATE', or from_sweep=SWEEP_ID"
+        )
     return str(cfg.checkpoint) if cfg.get("checkpoint") else None
 
 
@@ -36,14 +38,16 @@ def retest_config(cfg: DictConfig) -> tuple[DictConfig, dict[str, str]]:
     tracker: Tracker = open_store(cfg.logger)
     trained = tracker.trained_fold(str(cfg.from_sweep), str(cfg.fold))
     config = OmegaConf.create(trained.config_yaml)
-    config.merge_with({
-        "fit": False,
-        "checkpoint": str(trained.weights),
-        "logger": cfg.logger,
-        "threads": cfg.threads,
-        "callbacks": {},
-        "protocol": {"record_oracle": False},
-    })
+    config.merge_with(
+        {
+            "fit": False,
+            "checkpoint": str(trained.weights),
+            "logger": cfg.logger,
+            "threads": cfg.threads,
+            "callbacks": {},
+            "protocol": {"record_oracle": False},
+        }
+    )
     return config, {**trained.tags, "mer.from_sweep": str(cfg.from_sweep)}
 
 

@@ -3,8 +3,9 @@
 UF1 is the mean over classes of F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c); UAR the mean over classes of
 TP_c / N_c. Meta-MMFNet's tables add "average accuracy" (the mean over classes of each class's accuracy, TP_c / N_c:
 by definition the same number as UAR) and "overall accuracy" (the fraction of clips right, `accuracy`); `scores`
-gives both under those names. Headline figures pool the predictions of every fold before computing them. For one subject, whose
-ground truth may lack classes, `labels` restricts the means to the classes present in that subject's ground truth.
+gives both under those names. Headline figures pool the predictions of every fold before computing them. For one
+subject, whose ground truth may lack classes, `labels` restricts the means to the classes present in that subject's
+ground truth.
 
 How sure a pooled figure is comes from the subjects, the unit a LOSO sweep samples: `bootstrap_interval` resamples
 subjects (with replacement, each bringing all of its clips) and recomputes the pooled UF1/UAR; `paired_test`

@@ -89,26 +89,39 @@ class Summary:
         lines = []
         if not self.complete:
             finished = self.n_expected - len(self.missing_folds) - len(self.failed_folds)
-            lines += [f"INCOMPLETE: {finished} of {self.n_expected} folds finished (missing: {self.missing_folds}, "
-                      f"failed: {self.failed_folds}); the figures below pool those {finished} folds only and are "
-                      "not the sweep's result", ""]
+            lines += [
+                f"INCOMPLETE: {finished} of {self.n_expected} folds finished (missing: {self.missing_folds}, "
+                f"failed: {self.failed_folds}); the figures below pool those {finished} folds only and are "
+                "not the sweep's result",
+                "",
+            ]
         lines += [
             f"pooled over {self.pooled['n']} clips: {self.headline()}",
             f"average accuracy (mean of per-class accuracies) {self.pooled['average_accuracy']:.4f}  "
             f"overall accuracy {self.pooled['overall_accuracy']:.4f}",
             "(in brackets: 95% intervals, the subjects drawn again with replacement)",
-            "", "per class:", self.per_class.to_string(float_format="%.4f"),
-            "", "per subject (UF1/UAR over the classes in that subject's ground truth):",
+            "",
+            "per class:",
+            self.per_class.to_string(float_format="%.4f"),
+            "",
+            "per subject (UF1/UAR over the classes in that subject's ground truth):",
             self.per_subject.to_string(float_format="%.4f"),
         ]
         if len(self.per_dataset) > 1:
             lines += ["", "per dataset:", self.per_dataset.to_string(float_format="%.4f")]
         if len(self.transfer) > 1:
-            lines += ["", "UF1 by training datasets (rows) and test dataset (columns); the pooled figures above "
-                          "count a clip once per fold that tested it:", self.transfer.to_string(float_format="%.4f")]
+            lines += [
+                "",
+                "UF1 by training datasets (rows) and test dataset (columns); the pooled figures above "
+                "count a clip once per fold that tested it:",
+                self.transfer.to_string(float_format="%.4f"),
+            ]
         if self.oracle:
-            lines += ["", f"AUDIT ONLY, not a result: had each fold kept its best test epoch, UF1 would read "
-                          f"{self.oracle['uf1']:.4f} and UAR {self.oracle['uar']:.4f}"]
+            lines += [
+                "",
+                f"AUDIT ONLY, not a result: had each fold kept its best test epoch, UF1 would read "
+                f"{self.oracle['uf1']:.4f} and UAR {self.oracle['uar']:.4f}",
+            ]
         if self.missing_folds or self.failed_folds:
             lines += ["", f"missing folds: {self.missing_folds}", f"failed folds: {self.failed_folds}"]
         return "\n".join(lines)
@@ -116,7 +129,11 @@ class Summary:
 
 def confusion_record(confusion: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
     """A confusion matrix as stored (`confusion.json`): the classes, the counts and each row's rates."""
-    return {"classes": list(class_names), "matrix": confusion.tolist(), "row_rates": metrics.row_rates(confusion).tolist()}
+    return {
+        "classes": list(class_names),
+        "matrix": confusion.tolist(),
+        "row_rates": metrics.row_rates(confusion).tolist(),
+    }
 
 
 def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str], resamples: int = 2000) -> Summary:
@@ -127,8 +144,11 @@ def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str], resam
     confusion = metrics.confusion(table["label"], table["prediction"], k)
     pooled = metrics.scores(table["label"], table["prediction"], k)
     per_class = pd.DataFrame(
-        {"f1": metrics.per_class_f1(confusion), "recall": metrics.per_class_recall(confusion),
-         "support": confusion.sum(axis=1)},
+        {
+            "f1": metrics.per_class_f1(confusion),
+            "recall": metrics.per_class_recall(confusion),
+            "support": confusion.sum(axis=1),
+        },
         index=pd.Index(class_names, name="class"),
     )
 
@@ -144,8 +164,9 @@ def summarize_predictions(table: pd.DataFrame, class_names: Sequence[str], resam
     per_dataset = breakdown("dataset")
     if len(per_dataset) > 1:  # the datasets side by side, then together (general, micro, mixed)
         per_dataset.loc[POOLED] = pooled
-    return Summary(pooled, per_class, breakdown("subject"), per_dataset, confusion, list(class_names), intervals,
-                   transfer)
+    return Summary(
+        pooled, per_class, breakdown("subject"), per_dataset, confusion, list(class_names), intervals, transfer
+    )
 
 
 def transfer_matrix(table: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
@@ -174,7 +195,9 @@ def comparison_table(figures: Mapping[str, Mapping[str, float]], overrides: Mapp
         row.update({name: measured.get(name, np.nan) for name in ("uf1", "uar", "accuracy")})
         row["clips"] = int(measured.get("n_clips", 0))
         row["folds missing or failed"] = int(measured.get("n_folds_missing_or_failed", 0))
-        row.update({name: value for name, value in sorted(measured.items()) if name.endswith(("/uf1", "/uar", "/accuracy"))})
+        row.update(
+            {name: value for name, value in sorted(measured.items()) if name.endswith(("/uf1", "/uar", "/accuracy"))}
+        )
         rows[sweep] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("sweep")
 
@@ -238,8 +261,14 @@ def loss_figure(curves: Mapping[str, Sequence[float]], title: str = "training lo
     figure = Figure(figsize=(6.5, 3.8))
     axes = figure.add_subplot()
     for fold, losses in sorted(curves.items()):
-        axes.plot(np.arange(1, len(losses) + 1), losses, marker="o" if len(losses) < 15 else None, markersize=3,
-                  label=fold, linewidth=1)
+        axes.plot(
+            np.arange(1, len(losses) + 1),
+            losses,
+            marker="o" if len(losses) < 15 else None,
+            markersize=3,
+            label=fold,
+            linewidth=1,
+        )
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel("train/loss")
@@ -297,8 +326,9 @@ def prediction_figure(
     curve.legend(fontsize=8, loc="upper left")
     bars = figure.add_subplot(grid[1, 2])
     positions = np.arange(len(class_names))
-    bars.barh(positions, probabilities, color=["tab:blue" if i == np.argmax(probabilities) else "tab:gray"
-                                               for i in positions])
+    bars.barh(
+        positions, probabilities, color=["tab:blue" if i == np.argmax(probabilities) else "tab:gray" for i in positions]
+    )
     for position, probability in zip(positions, probabilities):
         bars.text(min(probability + 0.02, 0.8), float(position), f"{probability:.2f}", va="center", fontsize=8)
     bars.set_yticks(positions, class_names, fontsize=8)
@@ -328,45 +358,67 @@ class Comparison:
     tests: dict[str, metrics.PairedTest]
 
     def report(self, name_a: str, name_b: str) -> str:
-        lines = [f"on the {self.clips} clips of {self.subjects} subjects both sweeps tested"
-                 + (f" ({self.only_a} tested by A only and {self.only_b} by B only are left out)"
-                    if self.only_a or self.only_b else "") + ":"]
+        lines = [
+            f"on the {self.clips} clips of {self.subjects} subjects both sweeps tested"
+            + (
+                f" ({self.only_a} tested by A only and {self.only_b} by B only are left out)"
+                if self.only_a or self.only_b
+                else ""
+            )
+            + ":"
+        ]
         for side, name in (("a", name_a), ("b", name_b)):
             figures = "  ".join(
                 f"{m.upper()} {getattr(self.tests[m], side):.4f} [{self.intervals[side][m][0]:.4f}, "
-                f"{self.intervals[side][m][1]:.4f}]" for m in ("uf1", "uar"))
+                f"{self.intervals[side][m][1]:.4f}]"
+                for m in ("uf1", "uar")
+            )
             lines.append(f"  {side.upper()}  {figures}  {name}")
         for name, test in self.tests.items():
             how = f"exact, all {test.permutations} swaps" if test.exact else f"{test.permutations} random swaps"
-            lines.append(f"  A - B  {name.upper()} {test.difference:+.4f} [{test.interval[0]:+.4f}, "
-                         f"{test.interval[1]:+.4f}]  p = {test.p_value:.4f} (paired permutation over {test.subjects} "
-                         f"subjects, {how})")
-        lines.append("(in brackets: 95% intervals, subjects drawn again with replacement; p: two-sided, how often "
-                     "swapping the two sweeps' predictions subject by subject gives a difference at least this large)")
+            lines.append(
+                f"  A - B  {name.upper()} {test.difference:+.4f} [{test.interval[0]:+.4f}, "
+                f"{test.interval[1]:+.4f}]  p = {test.p_value:.4f} (paired permutation over {test.subjects} "
+                f"subjects, {how})"
+            )
+        lines.append(
+            "(in brackets: 95% intervals, subjects drawn again with replacement; p: two-sided, how often "
+            "swapping the two sweeps' predictions subject by subject gives a difference at least this large)"
+        )
         return "\n".join(lines)
 
     def figures(self) -> dict[str, float]:
         """Flat figures, as metrics of the comparison run."""
         values: dict[str, float] = {"n_clips": self.clips, "n_subjects": self.subjects}
         for name, test in self.tests.items():
-            values.update({f"{name}_a": test.a, f"{name}_b": test.b, f"{name}_difference": test.difference,
-                           f"{name}_difference_ci_low": test.interval[0], f"{name}_difference_ci_high": test.interval[1],
-                           f"{name}_p_value": test.p_value})
+            values.update(
+                {
+                    f"{name}_a": test.a,
+                    f"{name}_b": test.b,
+                    f"{name}_difference": test.difference,
+                    f"{name}_difference_ci_low": test.interval[0],
+                    f"{name}_difference_ci_high": test.interval[1],
+                    f"{name}_p_value": test.p_value,
+                }
+            )
             for side in ("a", "b"):
                 values[f"{name}_{side}_ci_low"], values[f"{name}_{side}_ci_high"] = self.intervals[side][name]
         return values
 
 
-def compare_predictions(table_a: pd.DataFrame, table_b: pd.DataFrame, resamples: int = 2000,
-                        permutations: int = 10000, seed: int = 0) -> Comparison:
+def compare_predictions(
+    table_a: pd.DataFrame, table_b: pd.DataFrame, resamples: int = 2000, permutations: int = 10000, seed: int = 0
+) -> Comparison:
     """Sweep A against sweep B on the clips both tested (pooled predictions tables, one row per clip)."""
     classes = class_names_of(table_a)
     if classes != class_names_of(table_b):
         raise ValueError(f"the sweeps predict different classes: {classes} and {class_names_of(table_b)}")
     for name, table in (("A", table_a), ("B", table_b)):
         if not table["clip"].is_unique:
-            raise ValueError(f"sweep {name} tests some clips more than once (a cross-dataset matrix?): compare sweeps "
-                             "whose folds test each clip once")
+            raise ValueError(
+                f"sweep {name} tests some clips more than once (a cross-dataset matrix?): compare sweeps "
+                "whose folds test each clip once"
+            )
     both = table_a.merge(table_b, on="clip", suffixes=("_a", "_b"))
     if both.empty:
         raise ValueError("the sweeps tested no clip in common")
@@ -374,9 +426,22 @@ def compare_predictions(table_a: pd.DataFrame, table_b: pd.DataFrame, resamples:
     if len(differ):
         raise ValueError(f"the sweeps label clip {differ['clip'].iloc[0]} differently: not the same data")
     k = len(classes)
-    intervals = {side: metrics.bootstrap_interval(both["label_a"], both[f"prediction_{side}"], both["subject_a"], k,
-                                                  resamples, seed=seed) for side in ("a", "b")}
-    tests = metrics.paired_test(both["label_a"], both["prediction_a"], both["prediction_b"], both["subject_a"], k,
-                                resamples, permutations, seed=seed)
-    return Comparison(len(both), both["subject_a"].nunique(), len(table_a) - len(both), len(table_b) - len(both),
-                      intervals, tests)
+    intervals = {
+        side: metrics.bootstrap_interval(
+            both["label_a"], both[f"prediction_{side}"], both["subject_a"], k, resamples, seed=seed
+        )
+        for side in ("a", "b")
+    }
+    tests = metrics.paired_test(
+        both["label_a"],
+        both["prediction_a"],
+        both["prediction_b"],
+        both["subject_a"],
+        k,
+        resamples,
+        permutations,
+        seed=seed,
+    )
+    return Comparison(
+        len(both), both["subject_a"].nunique(), len(table_a) - len(both), len(table_b) - len(both), intervals, tests
+    )

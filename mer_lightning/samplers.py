@@ -30,7 +30,8 @@ class EpisodicBatchSampler:
     ) -> None:
         if shots < 1 or queries < 1 or episodes < 1:
             raise ValueError(
-                f"datamodule.batch_sampler: shots, queries and episodes must be >= 1, got {shots}, {queries}, {episodes}"
+                "datamodule.batch_sampler: shots, queries and episodes must be >= 1, "
+                f"got {shots}, {queries}, {episodes}"
             )
         labels = torch.as_tensor(labels)
         classes, counts = torch.unique(labels, return_counts=True)
@@ -44,7 +45,8 @@ class EpisodicBatchSampler:
         if len(eligible) < ways:
             scarce = {int(c): int(n) for c, n in zip(classes, counts) if n < shots + queries}
             raise ValueError(
-                f"datamodule.batch_sampler: {ways}-way episodes of shots + queries = {shots + queries} items per class, "
+                f"datamodule.batch_sampler: {ways}-way episodes of shots + queries = {shots + queries} items per "
+                "class, "
                 f"but only {len(eligible)} training classes have that many (items per scarce class: {scarce}); lower "
                 "shots, queries or ways"
             )

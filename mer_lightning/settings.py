@@ -34,15 +34,20 @@ def check(cfg: DictConfig) -> None:
 
     threads = value("threads")
     if threads is not None and not _integer(threads, 1):
-        raise _refuse("threads", threads, "must be a positive integer (CPU threads for torch) or null for torch's default")
+        raise _refuse(
+            "threads", threads, "must be a positive integer (CPU threads for torch) or null for torch's default"
+        )
     if not _integer(value("seed"), -(2**63)):
         raise _refuse("seed", value("seed"), "must be an integer")
     trainers = ["trainer", *(f"stages.{name}.trainer" for name in (value("stages") or {}))]
     for prefix in trainers:
         node = value(prefix)
         if node is not None and "max_epochs" in node and not _integer(node.max_epochs, 1):
-            raise _refuse(f"{prefix}.max_epochs", node.max_epochs, "must be an integer >= 1 (each fold trains exactly "
-                          "this many epochs and tests the last one)")
+            raise _refuse(
+                f"{prefix}.max_epochs",
+                node.max_epochs,
+                "must be an integer >= 1 (each fold trains exactly this many epochs and tests the last one)",
+            )
     for key in ("datamodule.batch_size", "datamodule.eval_batch_size"):
         if value(key) is not None and not _integer(value(key), 1):
             raise _refuse(key, value(key), "must be a positive integer")
@@ -50,8 +55,9 @@ def check(cfg: DictConfig) -> None:
         if value(key) is not None and not _integer(value(key), 0):
             raise _refuse(key, value(key), "must be an integer >= 0")
     if value("checkpoint_dir") is not None and not Path(str(value("checkpoint_dir"))).is_dir():
-        raise _refuse("checkpoint_dir", str(value("checkpoint_dir")),
-                      "is not a folder (it must hold one {subject}.pth per fold)")
+        raise _refuse(
+            "checkpoint_dir", str(value("checkpoint_dir")), "is not a folder (it must hold one {subject}.pth per fold)"
+        )
 
 
 def check_file(setting: str, path: str | Path) -> Path:

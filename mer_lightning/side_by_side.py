@@ -23,8 +23,13 @@ from mer_lightning.train import FoldRun, Stage, StageParts, fold_run
 
 log = logging.getLogger(__name__)
 # Trainer settings the vectorised loop does not implement, with the values that mean "not used".
-UNSUPPORTED_TRAINER = {"gradient_clip_val": (None, 0), "accumulate_grad_batches": (1,), "max_steps": (-1, None),
-                       "limit_train_batches": (None, 1.0), "num_nodes": (1,)}
+UNSUPPORTED_TRAINER = {
+    "gradient_clip_val": (None, 0),
+    "accumulate_grad_batches": (1,),
+    "max_steps": (-1, None),
+    "limit_train_batches": (None, 1.0),
+    "num_nodes": (1,),
+}
 
 
 @dataclass
@@ -66,8 +71,9 @@ def check_config(cfg: DictConfig) -> None:
         if cfg.trainer.get(key, unused[0]) not in unused:
             reasons.append(f"trainer.{key}={cfg.trainer[key]} is not implemented by the vectorised loop")
     if reasons:
-        raise NotVectorizable("these folds cannot train side by side (run them with the basic launcher): "
-                              + "; ".join(reasons))
+        raise NotVectorizable(
+            "these folds cannot train side by side (run them with the basic launcher): " + "; ".join(reasons)
+        )
 
 
 def prepare(cfg: DictConfig) -> PreparedFold:
@@ -79,8 +85,10 @@ def prepare(cfg: DictConfig) -> PreparedFold:
         stage = run.stages[0]
         parts = run.build_stage(stage, run.folder.stage(stage.name), run.run_id, held_out=None)
         if parts.datamodule.split.val:
-            raise NotVectorizable("protocol: validation subjects are evaluated every epoch inside Lightning's loop; "
-                                  "folds side by side train without a validation split")
+            raise NotVectorizable(
+                "protocol: validation subjects are evaluated every epoch inside Lightning's loop; "
+                "folds side by side train without a validation split"
+            )
     except BaseException as error:
         run.fail(error)
         raise

@@ -3,8 +3,8 @@
 A fold runs one or more stages in order (autoencoder pre-training, then macro-expression fine-tuning, then the
 sequence model that is tested, ...). Each stage ends with its net's final weights, saved to a file and kept; a later
 stage starts named modules of its own net from those of an earlier one (`init: {encoder: er.encoder}`: this net's
-`encoder` from stage `er`'s `encoder`), and may freeze them. Digests of every top-level module at a stage's start and end let a reader of
-the records check what was handed over and what training changed.
+`encoder` from stage `er`'s `encoder`), and may freeze them. Digests of every top-level module at a stage's start
+and end let a reader of the records check what was handed over and what training changed.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def artifact_dir() -> Path:
 
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a `sqlite:///` store (None for a server or any other store)."""
-    return Path(uri[len(SQLITE):]) if uri.startswith(SQLITE) else None
+    return Path(uri[len(SQLITE) :]) if uri.startswith(SQLITE) else None
 
 
 def describe(uri: str) -> str:

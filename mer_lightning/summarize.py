@@ -27,9 +27,12 @@ def print_summary(tracker: Tracker, sweep_id: str, summary: Summary) -> None:
 
 def store_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every store-reading command shares (the store is found as everywhere: mer_lightning/store.py)."""
-    parser.add_argument("--tracking-uri", default=None,
-                        help="the MLflow store (default: $MER_TRACKING_URI, else $MER_ROOT/mlruns/mlflow.db, "
-                             "MER_ROOT defaulting to this folder)")
+    parser.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="the MLflow store (default: $MER_TRACKING_URI, else $MER_ROOT/mlruns/mlflow.db, "
+        "MER_ROOT defaulting to this folder)",
+    )
     parser.add_argument("--experiment", default=store.EXPERIMENT)
 
 
@@ -40,8 +43,10 @@ def summarize_sweep(tracker: Tracker, sweep_id: str) -> Summary:
         print(f"closed {len(closed)} run(s) left RUNNING by a process that is gone: {', '.join(closed)}")
     status, running = tracker.sweep_state(sweep_id)
     if status == "RUNNING" and running is not False:
-        print(f"sweep {sweep_id} is still running{'' if running else ' (or ran on another host)'}: its summary "
-              "run stays open")
+        print(
+            f"sweep {sweep_id} is still running{'' if running else ' (or ran on another host)'}: its summary "
+            "run stays open"
+        )
     return tracker.summarize(sweep_id, close=status != "RUNNING" or running is False)
 
 

@@ -197,8 +197,12 @@ class StageLogger(Logger):
                 self.client.log_batch(self.run_id, metrics=self.pending[start : start + 1000])
         except Exception as error:  # noqa: BLE001 - whatever the store raised, training goes on, logged locally
             self.failure = f"{type(error).__name__}: {error}"
-            log.warning("the store failed while logging training figures (%s); training goes on, and %s keeps "
-                        "them for the stage's upload", self.failure.splitlines()[0], self.record.epochs)
+            log.warning(
+                "the store failed while logging training figures (%s); training goes on, and %s keeps "
+                "them for the stage's upload",
+                self.failure.splitlines()[0],
+                self.record.epochs,
+            )
         self.pending = []
 
 
@@ -232,20 +236,27 @@ class Tracker:
             if experiment is None:
                 if not create:
                     known = [e.name for e in self.client.search_experiments()]
-                    raise LookupError(f"no experiment {experiment_name!r} in {store.describe(self.tracking_uri)}; "
-                                      f"experiments there: {known}")
+                    raise LookupError(
+                        f"no experiment {experiment_name!r} in {store.describe(self.tracking_uri)}; "
+                        f"experiments there: {known}"
+                    )
                 self.experiment_id = self._create_experiment(experiment_name, artifact_location)
             else:
                 self.experiment_id = experiment.experiment_id
         except MlflowException as error:
-            raise StoreError(f"logger.tracking_uri={self.tracking_uri}: experiment {experiment_name!r} cannot be read "
-                             f"or made: {error.message.splitlines()[0]}") from None
+            raise StoreError(
+                f"logger.tracking_uri={self.tracking_uri}: experiment {experiment_name!r} cannot be read "
+                f"or made: {error.message.splitlines()[0]}"
+            ) from None
 
     @property
     def store(self) -> dict[str, str | None]:
         """The settings that reach this store again (kept in a fold's folder, for `mer-sync`)."""
-        return {"tracking_uri": self.tracking_uri, "experiment_name": self.experiment_name,
-                "artifact_location": self.artifact_location}
+        return {
+            "tracking_uri": self.tracking_uri,
+            "experiment_name": self.experiment_name,
+            "artifact_location": self.artifact_location,
+        }
 
     def _create_experiment(self, name: str, artifact_location: str | None) -> str:
         if artifact_location is None and store.sqlite_path(self.tracking_uri) is not None:
@@ -261,8 +272,13 @@ class Tracker:
     # fold and stage runs --------------------------------------------------------------------------------------
 
     def start_fold(self, tags: Mapping[str, str], config: Mapping, config_yaml: str, run_name: str) -> str:
-        tags = {"mer.run_type": "fold", "mer.sweep_id": self.sweep_id or "", "mer.git_sha": git_sha(),
-                "mer.process": this_process(), **tags}
+        tags = {
+            "mer.run_type": "fold",
+            "mer.sweep_id": self.sweep_id or "",
+            "mer.git_sha": git_sha(),
+            "mer.process": this_process(),
+            **tags,
+        }
         if self.sweep_run_id:
             tags["mlflow.parentRunId"] = self.sweep_run_id
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
@@ -274,9 +290,15 @@ class Tracker:
 
     def start_stage(self, fold_run_id: str, stage: str, index: int, tags: Mapping[str, str], run_name: str) -> str:
         """A stage of a multi-stage fold: a child run of the fold run, tagged `mer.stage` and `mer.stage_index`."""
-        tags = {"mer.run_type": "stage", "mer.sweep_id": self.sweep_id or "", "mer.stage": stage,
-                "mer.stage_index": str(index), "mlflow.parentRunId": fold_run_id, "mer.process": this_process(),
-                **tags}
+        tags = {
+            "mer.run_type": "stage",
+            "mer.sweep_id": self.sweep_id or "",
+            "mer.stage": stage,
+            "mer.stage_index": str(index),
+            "mlflow.parentRunId": fold_run_id,
+            "mer.process": this_process(),
+            **tags,
+        }
         return self.client.create_run(self.experiment_id, tags=tags, run_name=run_name).info.run_id
 
     def reopen(self, run_id: str, note: str) -> bool:
@@ -292,9 +314,12 @@ class Tracker:
                 self.client.delete_tag(run_id, key)
         attempts = int(run.data.tags.get("mer.attempts", "1")) + 1
         stop = run.data.tags.get("mer.error") or f"left {run.info.status}"
-        resumed = "; ".join(filter(None, [run.data.tags.get("mer.resumed"), f"attempt {attempts} {note}, after: {stop}"]))
-        self.set_tags(run_id, {"mer.attempts": str(attempts), "mer.resumed": resumed[-5000:],
-                               "mer.process": this_process()})
+        resumed = "; ".join(
+            filter(None, [run.data.tags.get("mer.resumed"), f"attempt {attempts} {note}, after: {stop}"])
+        )
+        self.set_tags(
+            run_id, {"mer.attempts": str(attempts), "mer.resumed": resumed[-5000:], "mer.process": this_process()}
+        )
         return True
 
     def find_run(self, run_id: str):
@@ -321,8 +346,11 @@ class Tracker:
         history = stage.epoch_rows()
         for name, rows in history.groupby("name"):
             logged = {m.step for m in self.client.get_metric_history(run_id, str(name))}
-            finals += [Metric(str(name), float(r.value), int(r.time), int(r.step))
-                       for r in rows.itertuples() if int(r.step) not in logged]
+            finals += [
+                Metric(str(name), float(r.value), int(r.time), int(r.step))
+                for r in rows.itertuples()
+                if int(r.step) not in logged
+            ]
         for start in range(0, len(finals), 1000):
             self.client.log_batch(run_id, metrics=finals[start : start + 1000])
         for file, folder in stage.files():
@@ -398,8 +426,14 @@ class Tracker:
         as params, so that runs can be searched and compared on any setting."""
         run = self.client.create_run(
             self.experiment_id,
-            tags={"mer.run_type": "summary", "mer.sweep_id": sweep_id, "mer.git_sha": git_sha(),
-                  "mer.n_folds": str(len(expected_folds)), "mer.process": this_process(), **tags},
+            tags={
+                "mer.run_type": "summary",
+                "mer.sweep_id": sweep_id,
+                "mer.git_sha": git_sha(),
+                "mer.n_folds": str(len(expected_folds)),
+                "mer.process": this_process(),
+                **tags,
+            },
             run_name=sweep_title(tags, len(expected_folds), sweep_id),
         )
         self.log_params(run.info.run_id, config or {})
@@ -436,7 +470,7 @@ class Tracker:
         done = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`mer.sweep_id` = '{self.sweep_id}' and tags.`mer.run_type` = 'fold' "
-                          "and attributes.status = 'FINISHED'",
+            "and attributes.status = 'FINISHED'",
             max_results=50000,
         )
         total = int(summary.data.tags.get("mer.n_folds", 0)) or len(done)
@@ -459,8 +493,10 @@ class Tracker:
         summary = self.client.get_run(sweep.run_id)
         owner = summary.data.tags.get("mer.process", "")
         if summary.info.status == "RUNNING" and alive(owner):
-            raise RuntimeError(f"sweep {sweep.sweep_id} is still being run by process {owner} (host:pid:start): "
-                               "wait for it, or stop it, before running the same sweep again")
+            raise RuntimeError(
+                f"sweep {sweep.sweep_id} is still being run by process {owner} (host:pid:start): "
+                "wait for it, or stop it, before running the same sweep again"
+            )
         closed = self.close_stale(sweep.sweep_id, certain=False)
         self.reopen(sweep.run_id, f"resumed by {this_process()}")
         return closed
@@ -476,10 +512,13 @@ class Tracker:
                 state = alive(owner)
                 if run.info.status != "RUNNING" or state or (certain and state is None):
                     continue
-                self.set_tags(run.info.run_id, {
-                    "mer.error": f"left RUNNING by process {owner or 'unknown'}, which is gone (killed by SIGKILL, "
-                                 "or lost with its node): closed when the sweep was next summarized or resumed",
-                })
+                self.set_tags(
+                    run.info.run_id,
+                    {
+                        "mer.error": f"left RUNNING by process {owner or 'unknown'}, which is gone (killed by SIGKILL, "
+                        "or lost with its node): closed when the sweep was next summarized or resumed",
+                    },
+                )
                 self.client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
                 closed.append(f"{run_type} {run.data.tags.get('mer.fold', '')} {run.data.tags.get('mer.stage', '')}")
         return [c.strip() for c in closed]
@@ -491,8 +530,11 @@ class Tracker:
 
     def finished_folds(self, sweep_id: str) -> dict[str, str]:
         """The folds of a sweep with a FINISHED run: fold -> the config hash it finished with."""
-        return {run.data.tags.get("mer.fold", ""): run.data.tags.get("mer.config_hash", "")
-                for run in self._runs(sweep_id, "fold") if run.info.status == "FINISHED"}
+        return {
+            run.data.tags.get("mer.fold", ""): run.data.tags.get("mer.config_hash", "")
+            for run in self._runs(sweep_id, "fold")
+            if run.info.status == "FINISHED"
+        }
 
     def _runs(self, sweep_id: str, run_type: str) -> list:
         return self.client.search_runs(
@@ -519,15 +561,19 @@ class Tracker:
         summaries = self._runs(sweep_id, "summary")
         if not summaries:
             known = "\n".join(f"  {sweep}  {name}" for sweep, name in self.sweeps()[:20]) or "  (none)"
-            raise LookupError(f"no sweep {sweep_id!r} in experiment {self.experiment_name!r} of "
-                              f"{self.describe()}; its latest sweeps:\n{known}")
+            raise LookupError(
+                f"no sweep {sweep_id!r} in experiment {self.experiment_name!r} of "
+                f"{self.describe()}; its latest sweeps:\n{known}"
+            )
         return summaries[-1]
 
     def sweeps(self) -> list[tuple[str, str]]:
         """(sweep id, run name) of every sweep in the experiment, newest first."""
         runs = self.client.search_runs(
-            [self.experiment_id], filter_string="tags.`mer.run_type` = 'summary'",
-            order_by=["attributes.start_time DESC"], max_results=50000,
+            [self.experiment_id],
+            filter_string="tags.`mer.run_type` = 'summary'",
+            order_by=["attributes.start_time DESC"],
+            max_results=50000,
         )
         return [(r.data.tags.get("mer.sweep_id", ""), r.info.run_name) for r in runs]
 
@@ -579,16 +625,26 @@ class Tracker:
         try:
             table = pd.read_csv(self._download(run.info.run_id, POOLED_PREDICTIONS))
         except (OSError, MlflowException) as error:
-            raise LookupError(f"sweep {sweep_id!r} has no pooled predictions yet (status {run.info.status}): "
-                              f"run mer-summarize {sweep_id}") from error
+            raise LookupError(
+                f"sweep {sweep_id!r} has no pooled predictions yet (status {run.info.status}): "
+                f"run mer-summarize {sweep_id}"
+            ) from error
         return table, run.info.run_name
 
-    def record_comparison(self, sweep_a: str, sweep_b: str, name: str, figures: Mapping[str, float],
-                          report: Mapping) -> str:
-        """A comparison of two sweeps, as its own run (`mer.run_type=comparison`): the figures, and `comparison.json`."""
+    def record_comparison(
+        self, sweep_a: str, sweep_b: str, name: str, figures: Mapping[str, float], report: Mapping
+    ) -> str:
+        """A comparison of two sweeps, as its own run (`mer.run_type=comparison`): its figures and
+        `comparison.json`."""
         run = self.client.create_run(
-            self.experiment_id, run_name=name,
-            tags={"mer.run_type": "comparison", "mer.sweep_a": sweep_a, "mer.sweep_b": sweep_b, "mer.git_sha": git_sha()},
+            self.experiment_id,
+            run_name=name,
+            tags={
+                "mer.run_type": "comparison",
+                "mer.sweep_a": sweep_a,
+                "mer.sweep_b": sweep_b,
+                "mer.git_sha": git_sha(),
+            },
         )
         self.client.log_batch(run.info.run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in figures.items()])
         self.client.log_dict(run.info.run_id, dict(report), "comparison.json")
@@ -597,8 +653,9 @@ class Tracker:
 
     def fold_names(self, sweep_id: str) -> list[str]:
         """The folds of a sweep that finished, in order."""
-        return sorted({r.data.tags.get("mer.fold", "") for r in self._runs(sweep_id, "fold")
-                       if r.info.status == "FINISHED"})
+        return sorted(
+            {r.data.tags.get("mer.fold", "") for r in self._runs(sweep_id, "fold") if r.info.status == "FINISHED"}
+        )
 
     def summarize(self, sweep_id: str, close: bool = True, stopped: BaseException | None = None) -> Summary:
         """Rebuilds the sweep's summary run from its fold runs (at the end of a sweep, or any time later). With
@@ -627,12 +684,17 @@ class Tracker:
             elif fold not in finished and run.info.status != "RUNNING":
                 failed.add(fold)
         missing = sorted(set(expected) - set(finished) - failed)
-        counts = {"n_folds_expected": len(expected), "n_folds_finished": len(set(expected) & set(finished)),
-                  "n_folds_missing_or_failed": len(missing) + len(failed)}
+        counts = {
+            "n_folds_expected": len(expected),
+            "n_folds_finished": len(set(expected) & set(finished)),
+            "n_folds_missing_or_failed": len(missing) + len(failed),
+        }
         if not finished:
             self._close_summary(run_id, counts, close, stopped)
-            raise LookupError(f"INCOMPLETE: 0 of {len(expected)} folds of sweep {sweep_id!r} finished "
-                              f"(failed: {sorted(failed)}, missing: {missing})")
+            raise LookupError(
+                f"INCOMPLETE: 0 of {len(expected)} folds of sweep {sweep_id!r} finished "
+                f"(failed: {sorted(failed)}, missing: {missing})"
+            )
         table = pd.concat([finished[f] for f in sorted(finished)], ignore_index=True)
         summary = summarize_predictions(table, class_names)
         summary.failed_folds = sorted(failed)
@@ -652,8 +714,14 @@ class Tracker:
         history = sorted(self.client.get_metric_history(run_id, "train/loss"), key=lambda m: (m.step, m.timestamp))
         return [m.value for m in history]
 
-    def _log_summary(self, run_id: str, summary: Summary, table: pd.DataFrame, losses: dict[str, list[float]],
-                     counts: Mapping[str, int]) -> None:
+    def _log_summary(
+        self,
+        run_id: str,
+        summary: Summary,
+        table: pd.DataFrame,
+        losses: dict[str, list[float]],
+        counts: Mapping[str, int],
+    ) -> None:
         values: dict[str, float] = dict(counts)
         if summary.complete:  # headline figures only for the whole sweep
             headline = ("uf1", "uar", "accuracy", "average_accuracy", "overall_accuracy")
@@ -692,13 +760,18 @@ class Tracker:
             figures["transfer_matrix.png"] = transfer_figure(summary.transfer)
         self.log_artifacts(run_id, figures)
 
-    def _close_summary(self, run_id: str, counts: Mapping[str, int], close: bool, stopped: BaseException | None) -> None:
+    def _close_summary(
+        self, run_id: str, counts: Mapping[str, int], close: bool, stopped: BaseException | None
+    ) -> None:
         complete = counts["n_folds_missing_or_failed"] == 0
-        self.set_tags(run_id, {
-            "mer.complete": str(complete).lower(),
-            "mer.folds_finished": f"{counts['n_folds_finished']} of {counts['n_folds_expected']}",
-            "mer.folds_missing_or_failed": str(counts["n_folds_missing_or_failed"]),
-        })
+        self.set_tags(
+            run_id,
+            {
+                "mer.complete": str(complete).lower(),
+                "mer.folds_finished": f"{counts['n_folds_finished']} of {counts['n_folds_expected']}",
+                "mer.folds_missing_or_failed": str(counts["n_folds_missing_or_failed"]),
+            },
+        )
         if complete:
             for key in STOP_TAGS:
                 if key in self.client.get_run(run_id).data.tags:
@@ -707,8 +780,11 @@ class Tracker:
         elif stopped is not None:
             self.fail(run_id, stopped)
         elif close:
-            self.client.set_tag(run_id, "mer.error", f"incomplete: {counts['n_folds_finished']} of "
-                                                     f"{counts['n_folds_expected']} folds finished")
+            self.client.set_tag(
+                run_id,
+                "mer.error",
+                f"incomplete: {counts['n_folds_finished']} of {counts['n_folds_expected']} folds finished",
+            )
             self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
     def _log_confusion(self, run_id: str, confusion, class_names: Sequence[str], title: str) -> None:

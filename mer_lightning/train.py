@@ -82,8 +82,10 @@ def compose_stages(cfg: DictConfig) -> list[Stage]:
             raise ValueError(f"stages.{name}: {extra} are not stage settings (choose from {list(STAGE_KEYS)})")
         tested = index == len(order) - 1
         if tested and "dataset" in own:
-            raise ValueError(f"stages.{name}: the last stage is tested on the fold's dataset; set `dataset`, not "
-                             f"stages.{name}.dataset")
+            raise ValueError(
+                f"stages.{name}: the last stage is tested on the fold's dataset; set `dataset`, not "
+                f"stages.{name}.dataset"
+            )
         composed = {group: own[group] if group in own else cfg[group] for group in STAGE_GROUPS}
         composed.update({key: OmegaConf.merge(cfg[key], own.get(key) or {}) for key in STAGE_SETTINGS})
         init = [Handover.parse(module, spec) for module, spec in (own.get("init") or {}).items()]
@@ -111,8 +113,11 @@ def fold_run(cfg: DictConfig, tags: Mapping[str, str] | None = None, identity: s
         torch.set_num_threads(cfg.threads)
     if tags is None:
         choices = HydraConfig.get().runtime.choices
-        tags = {"mer.dataset": str(choices.get("dataset")), "mer.model": str(cfg.model.name),
-                "mer.protocol": str(choices.get("protocol"))}
+        tags = {
+            "mer.dataset": str(choices.get("dataset")),
+            "mer.model": str(cfg.model.name),
+            "mer.protocol": str(choices.get("protocol")),
+        }
     # Resolved once, so that a stage's config, taken out of the whole, keeps every value it interpolated.
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     identity = identity or fold_hash(OmegaConf.to_container(cfg))
@@ -205,10 +210,16 @@ class FoldRun:
         resumed = self._claim_folder()
         if self.tracker is not None:
             self._announce()
-            self.run_id = self._open_run("", resumed, lambda: self.tracker.start_fold(
-                tags=self.folder.info["tags"], config=OmegaConf.to_container(self.cfg),
-                config_yaml=OmegaConf.to_yaml(self.cfg), run_name=self.folder.info["run_name"],
-            ))
+            self.run_id = self._open_run(
+                "",
+                resumed,
+                lambda: self.tracker.start_fold(
+                    tags=self.folder.info["tags"],
+                    config=OmegaConf.to_container(self.cfg),
+                    config_yaml=OmegaConf.to_yaml(self.cfg),
+                    run_name=self.folder.info["run_name"],
+                ),
+            )
 
     def fail(self, error: BaseException) -> None:
         """Closes the fold's run, KILLED when a signal stopped it, else FAILED (interrupts.stop_reason)."""
@@ -247,8 +258,14 @@ class FoldRun:
         if progress is None:
             log.info("fold %s: %s", self.fold, figures)
             return
-        log.info("fold %d/%d done (%s): %s; %s", progress.done, progress.total, self.fold, figures,
-                 console.progress(progress.done, progress.total, progress.elapsed))
+        log.info(
+            "fold %d/%d done (%s): %s; %s",
+            progress.done,
+            progress.total,
+            self.fold,
+            figures,
+            console.progress(progress.done, progress.total, progress.elapsed),
+        )
 
     def _unstored(self) -> bool:
         """Some of the fold's record is in its folder and not in the store."""
@@ -261,8 +278,10 @@ class FoldRun:
         earlier attempt left ("" for none)."""
         info = self.folder.info
         if info is not None and info["config_hash"] != self.identity:
-            raise ValueError(f"{self.folder.path} holds the record of another fold (config hash {info['config_hash']}, "
-                             f"this one's {self.identity}): give this fold its own folder")
+            raise ValueError(
+                f"{self.folder.path} holds the record of another fold (config hash {info['config_hash']}, "
+                f"this one's {self.identity}): give this fold its own folder"
+            )
         if info is None and rank_zero_only.rank == 0:
             self.folder.save_info(self._info())
             OmegaConf.save(self.cfg, self.folder.path / "config.yaml")
@@ -270,18 +289,28 @@ class FoldRun:
             return ""
         done = [s.name or "fold" for s in self.stages if self.folder.stage(s.name).done]
         training = [s.name or "fold" for s in self.stages if self.folder.stage(s.name).checkpoint.is_file()]
-        return f"resumed ({'stages done: ' + ', '.join(done) + '; ' if done else ''}" \
-               f"{'from last.ckpt of ' + ', '.join(training) if training else 'no epoch saved'})"
+        return (
+            f"resumed ({'stages done: ' + ', '.join(done) + '; ' if done else ''}"
+            f"{'from last.ckpt of ' + ', '.join(training) if training else 'no epoch saved'})"
+        )
 
     def _info(self) -> dict:
-        tags = {**self.tags, "mer.fold": self.fold, f"mer.{self.protocol.fold_setting}": self.fold,
-                "mer.config_hash": self.identity,
-                **({"mer.stages": ",".join(s.name for s in self.stages)} if self._staged else {})}
+        tags = {
+            **self.tags,
+            "mer.fold": self.fold,
+            f"mer.{self.protocol.fold_setting}": self.fold,
+            "mer.config_hash": self.identity,
+            **({"mer.stages": ",".join(s.name for s in self.stages)} if self._staged else {}),
+        }
         return {
-            "fold": self.fold, "config_hash": self.identity, "tags": tags,
+            "fold": self.fold,
+            "config_hash": self.identity,
+            "tags": tags,
             "run_name": f"{self.cfg.model.name} {self.fold}",
-            "stages": [{"name": s.name, "index": i, "run_name": f"{s.cfg.model.name} {self.fold} {s.name}".rstrip()}
-                       for i, s in enumerate(self.stages)],
+            "stages": [
+                {"name": s.name, "index": i, "run_name": f"{s.cfg.model.name} {self.fold} {s.name}".rstrip()}
+                for i, s in enumerate(self.stages)
+            ],
             "save_weights": bool(self.cfg.save_weights and self.cfg.fit),
             "store": self.tracker.store if self.tracker else None,
             "sweep_id": self.tracker.sweep_id if self.tracker else None,
@@ -307,8 +336,13 @@ class FoldRun:
             return call(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - whatever the store raised, the fold's result stays local
             if self.store_failure is None:
-                log.error("the store failed %s (%s: %s); the fold goes on and keeps its results in %s",
-                          what, type(error).__name__, str(error).splitlines()[0] if str(error) else "", self.folder.path)
+                log.error(
+                    "the store failed %s (%s: %s); the fold goes on and keeps its results in %s",
+                    what,
+                    type(error).__name__,
+                    str(error).splitlines()[0] if str(error) else "",
+                    self.folder.path,
+                )
             self.store_failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             return None
 
@@ -329,10 +363,18 @@ class FoldRun:
                 continue
             run_id = self.run_id
             if self.tracker is not None and self._staged and self.run_id:
-                run_id = self._open_run(stage.name, "resumed", partial(
-                    self.tracker.start_stage, self.run_id, stage.name, index, tags={"mer.fold": self.fold},
-                    run_name=self.folder.info["stages"][index]["run_name"],
-                ))
+                run_id = self._open_run(
+                    stage.name,
+                    "resumed",
+                    partial(
+                        self.tracker.start_stage,
+                        self.run_id,
+                        stage.name,
+                        index,
+                        tags={"mer.fold": self.fold},
+                        run_name=self.folder.info["stages"][index]["run_name"],
+                    ),
+                )
             try:
                 scores = self._run_stage(stage, record, run_id, None if stage.tested else held_out)
             except BaseException as error:
@@ -340,7 +382,9 @@ class FoldRun:
                     self._store("closing a stage's run", self.tracker.fail, run_id, error)
                 raise
             if self.tracker is not None:
-                self._store(f"uploading stage {stage.name or 'fold'}", sync.upload, self.folder, self.tracker, "resumed")
+                self._store(
+                    f"uploading stage {stage.name or 'fold'}", sync.upload, self.folder, self.tracker, "resumed"
+                )
         return scores
 
     def _held_out(self) -> list[Clip]:
@@ -365,21 +409,34 @@ class FoldRun:
         if self.cfg.fit:
             parts.task.fit(parts.trainer, parts.datamodule, ckpt_path=self._resume_from(stage, record))
             if parts.started.epoch:
-                log.info("fold %s: stage %s resumed at epoch %d from %s", self.fold, stage.name or "fold",
-                         parts.started.epoch, record.checkpoint)
+                log.info(
+                    "fold %s: stage %s resumed at epoch %d from %s",
+                    self.fold,
+                    stage.name or "fold",
+                    parts.started.epoch,
+                    record.checkpoint,
+                )
                 if run_id:
-                    self._store("tagging a run", self.tracker.set_tags, run_id,
-                                {"mer.resumed_at_epoch": str(parts.started.epoch)})
+                    self._store(
+                        "tagging a run",
+                        self.tracker.set_tags,
+                        run_id,
+                        {"mer.resumed_at_epoch": str(parts.started.epoch)},
+                    )
         return self.test_and_record(stage, parts)
 
-    def build_stage(self, stage: Stage, record: StageRecord, run_id: str | None, held_out: list[Clip] | None
-                    ) -> StageParts:
+    def build_stage(
+        self, stage: Stage, record: StageRecord, run_id: str | None, held_out: list[Clip] | None
+    ) -> StageParts:
         """The stage's data (set up), net (handed over, loaded, frozen as configured), task and trainer (logging to
         `run_id` through the stage's `record`, keeping its last epoch there)."""
         cfg = stage.cfg
         datamodule: MERDataModule = instantiate(
-            cfg.datamodule, dataset=self._dataset(stage), pipeline=instantiate(cfg.preprocessing),
-            protocol=self.protocol, _partial_=True,
+            cfg.datamodule,
+            dataset=self._dataset(stage),
+            pipeline=instantiate(cfg.preprocessing),
+            protocol=self.protocol,
+            _partial_=True,
         )(held_out=held_out)  # the clips as they are (Hydra would make them configs)
         datamodule.setup("fit")
         net = instantiate(cfg.model.net)(
@@ -389,19 +446,28 @@ class FoldRun:
         if stage.tested and self.cfg.checkpoint:
             subject = datamodule.split.test[0].source_subject
             load_weights(net, str(self.cfg.checkpoint).format(fold=self.fold, subject=subject))
-        task: Task = instantiate(cfg.task, net=net, input_keys=list(cfg.model.input_keys),
-                                 class_names=datamodule.class_names)
+        task: Task = instantiate(
+            cfg.task, net=net, input_keys=list(cfg.model.input_keys), class_names=datamodule.class_names
+        )
         task.freeze(stage.freeze)
         start = module_digests(net)
         callbacks = [instantiate(c) for c in self.cfg.callbacks.values()] if stage.tested else []
         oracle = TestEveryEpoch() if stage.tested and self.protocol.record_oracle else None
         started = StartEpoch()
-        keeping = [ModelCheckpoint(dirpath=record.path, filename=record.checkpoint.stem, enable_version_counter=False),
-                   RandomState()] if self.cfg.last_checkpoint and self.cfg.fit else []
+        keeping = (
+            [
+                ModelCheckpoint(dirpath=record.path, filename=record.checkpoint.stem, enable_version_counter=False),
+                RandomState(),
+            ]
+            if self.cfg.last_checkpoint and self.cfg.fit
+            else []
+        )
         # No validation subjects, no validation loop (an empty one makes Lightning warn in every fold).
         no_validation = {} if datamodule.split.val else {"limit_val_batches": 0}
         # Lightning's progress bar by default on a terminal only (`trainer.enable_progress_bar: null`).
-        bar = {} if cfg.trainer.get("enable_progress_bar") is not None else {"enable_progress_bar": console.interactive()}
+        bar = (
+            {} if cfg.trainer.get("enable_progress_bar") is not None else {"enable_progress_bar": console.interactive()}
+        )
         trainer: pl.Trainer = instantiate(
             cfg.trainer,
             logger=self.tracker.lightning_logger(run_id, record) if self.tracker else False,
@@ -416,8 +482,9 @@ class FoldRun:
         """Tests the (fitted) stage if it is the tested one, keeps its final weights and writes its record (rank 0)."""
         task, datamodule = parts.task, parts.datamodule
         if stage.tested:
-            parts.trainer.test(task, datamodule=datamodule, verbose=False,
-                               ckpt_path=self.cfg.test_checkpoint if self.cfg.fit else None)
+            parts.trainer.test(
+                task, datamodule=datamodule, verbose=False, ckpt_path=self.cfg.test_checkpoint if self.cfg.fit else None
+            )
         self.states[stage.name] = {k: v.detach().cpu().clone() for k, v in task.net.state_dict().items()}
         if rank_zero_only.rank != 0:
             return self._scores(task.result(), datamodule) if stage.tested else {}
@@ -431,13 +498,27 @@ class FoldRun:
         try:
             torch.load(record.checkpoint, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - a checkpoint cut short by a kill is simply not resumed from
-            log.warning("fold %s: stage %s's %s cannot be read (%s: %s): the stage starts over", self.fold,
-                        stage.name or "fold", record.checkpoint, type(error).__name__, str(error).splitlines()[0])
+            log.warning(
+                "fold %s: stage %s's %s cannot be read (%s: %s): the stage starts over",
+                self.fold,
+                stage.name or "fold",
+                record.checkpoint,
+                type(error).__name__,
+                str(error).splitlines()[0],
+            )
             return None
         return str(record.checkpoint)
 
-    def _record(self, stage: Stage, record: StageRecord, task: Task, datamodule: MERDataModule, callbacks: list,
-                oracle: TestEveryEpoch | None, digests: dict) -> dict:
+    def _record(
+        self,
+        stage: Stage,
+        record: StageRecord,
+        task: Task,
+        datamodule: MERDataModule,
+        callbacks: list,
+        oracle: TestEveryEpoch | None,
+        digests: dict,
+    ) -> dict:
         """Writes the stage's record (and, for the tested stage, the fold's result) to the fold's folder."""
         result = task.result()
         for callback in callbacks:  # analysis callbacks (figures, tables) leave what they made in `artifacts`
@@ -450,7 +531,8 @@ class FoldRun:
         if stage.tested:
             repairs = {c.uid: list(c.repairs) for c in datamodule.clips if c.repairs}
             scores = self.folder.result.write(
-                self._table(result, datamodule), datamodule.class_names,
+                self._table(result, datamodule),
+                datamodule.class_names,
                 {"skipped_clips": datamodule.skipped, "repaired_clips": repairs},
                 _epoch_table(oracle, datamodule) if oracle else None,
             )
@@ -465,8 +547,11 @@ class FoldRun:
             raise ValueError("the last stage of a fold must test: its task made no test predictions (task=classify?)")
         predictions = result.predictions
         return predictions_table(
-            datamodule.clips, predictions["clip_id"].numpy(), predictions["label"].numpy(),
-            predictions["probs"].float().numpy(), datamodule.class_names,
+            datamodule.clips,
+            predictions["clip_id"].numpy(),
+            predictions["label"].numpy(),
+            predictions["probs"].float().numpy(),
+            datamodule.class_names,
         )
 
     def _scores(self, result: TaskResult, datamodule: MERDataModule) -> dict:
@@ -476,12 +561,14 @@ class FoldRun:
 def _epoch_table(oracle: TestEveryEpoch, datamodule: MERDataModule) -> pd.DataFrame:
     return pd.concat(
         [
-            pd.DataFrame({
-                "epoch": epoch,
-                "clip": [datamodule.clips[i].uid for i in rows["clip_id"].tolist()],
-                "label": rows["label"].numpy(),
-                "prediction": rows["prediction"].numpy(),
-            })
+            pd.DataFrame(
+                {
+                    "epoch": epoch,
+                    "clip": [datamodule.clips[i].uid for i in rows["clip_id"].tolist()],
+                    "label": rows["label"].numpy(),
+                    "prediction": rows["prediction"].numpy(),
+                }
+            )
             for epoch, rows in enumerate(oracle.epochs)
         ],
         ignore_index=True,

@@ -15,11 +15,20 @@ def test_describe_counts_clips_durations_repairs_and_missing_members(tmp_path):
     roots = {layout: write(layout, tmp_path / layout) for layout in ("casme2", "samm", "smic")}
     edit_sheet(roots["samm"] / "SAMM_Micro_FACS_Codes_v2.xlsx", {"Filename": "006_1_2"}, {"Offset Frame": 9999})
     members = tmp_path / "labels.csv"
-    members.write_text("dataset,subject,clip\ncasme2,sub01,EP01_02\nsamm,006,006_1_2\nsmic,s01,s01_ne_01\n"
-                       "casme2,sub04,EP12_01f\n")
-    report = describe(reader("megc2019", None, *(f"dataset.datasets.{k}.root={v}" for k, v in roots.items()),
-                             f"dataset.members={members}"))
-    assert report.startswith("dataset megc2019: 3 clips of 3 subjects, scheme composite3 (negative, positive, surprise)")
+    members.write_text(
+        "dataset,subject,clip\ncasme2,sub01,EP01_02\nsamm,006,006_1_2\nsmic,s01,s01_ne_01\ncasme2,sub04,EP12_01f\n"
+    )
+    report = describe(
+        reader(
+            "megc2019",
+            None,
+            *(f"dataset.datasets.{k}.root={v}" for k, v in roots.items()),
+            f"dataset.members={members}",
+        )
+    )
+    assert report.startswith(
+        "dataset megc2019: 3 clips of 3 subjects, scheme composite3 (negative, positive, surprise)"
+    )
     lines = report.splitlines()
     assert lines[lines.index("clips per class:") + 1].split() == ["negative", "positive", "surprise", "total"]
     assert "casme2/sub01" in report and "samm/006" in report and "smic/s01" in report
@@ -28,7 +37,9 @@ def test_describe_counts_clips_durations_repairs_and_missing_members(tmp_path):
     assert "repairs: 2 clips (samm 1, smic 1):" in report
     assert "  samm/006/006_1_2: offset frame 9999 after the last frame 212: clamped" in report
     assert "  smic/s01/s01_ne_01: apex not annotated: middle frame taken" in report
-    assert report.endswith("1 listed clips not in this copy (or dropped by scheme composite3):\n  casme2/sub04/EP12_01f")
+    assert report.endswith(
+        "1 listed clips not in this copy (or dropped by scheme composite3):\n  casme2/sub04/EP12_01f"
+    )
 
 
 @pytest.mark.slow
@@ -38,8 +49,14 @@ def test_mer_data_describe_from_the_command_line(tmp_path):
     assert "dataset smic: 14 clips of 2 subjects, scheme smic_3" in result.stdout
     assert "repairs: 14 clips (smic 14):" in result.stdout
     assert not (tmp_path / "logs").exists() and not list(Path.cwd().glob("describe.log"))
-    failed = run_cli("mer_lightning.describe", "describe", "dataset=samm", f"dataset.root={tmp_path / 'none'}",
-                     root=tmp_path, check=False)
+    failed = run_cli(
+        "mer_lightning.describe",
+        "describe",
+        "dataset=samm",
+        f"dataset.root={tmp_path / 'none'}",
+        root=tmp_path,
+        check=False,
+    )
     assert failed.returncode == 1 and "does not exist (set dataset.root)" in failed.stderr
     usage = run_cli("mer_lightning.describe", root=tmp_path, check=False)
     assert usage.returncode != 0 and "usage: mer-data describe dataset=NAME" in usage.stderr
@@ -51,8 +68,9 @@ def test_a_fold_run_records_the_repairs_of_its_clips(tmp_path):
     from mer_lightning.tracking import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", artifact_location=str(tmp_path / "artifacts"))
-    table = pd.DataFrame({"clip": ["a", "b"], "subject": ["s", "s"], "dataset": ["d", "d"], "label": [0, 1],
-                          "prediction": [0, 1]})
+    table = pd.DataFrame(
+        {"clip": ["a", "b"], "subject": ["s", "s"], "dataset": ["d", "d"], "label": [0, 1], "prediction": [0, 1]}
+    )
     repairs = {"smic/s01/s01_ne_01": ["apex not annotated: middle frame taken"]}
     run_id = tracker.start_fold({"mer.fold": "s"}, {}, "", "fold s")
     result = FoldResult(tmp_path / "result")

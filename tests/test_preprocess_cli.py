@@ -28,16 +28,21 @@ def tiny_set(tmp_path_factory):
 
 def preprocess(root: Path, tiny_set: Path, *overrides: str) -> subprocess.CompletedProcess:
     command = [str(SCRIPT), *DATASET, f"dataset.root={tiny_set}", *FAST_FLOW, *overrides]
-    return subprocess.run(command, cwd=root, env={**os.environ, "MER_ROOT": str(root)}, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        command, cwd=root, env={**os.environ, "MER_ROOT": str(root)}, capture_output=True, text=True, timeout=120
+    )
 
 
 def training_cache(root: Path, tiny_set: Path) -> tuple[InputCache, list]:
     """The cache and clips `mer-train` would use with the same overrides."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("preprocess", overrides=[*DATASET, f"dataset.root={tiny_set}", *FAST_FLOW,
-                                               f"datamodule.cache_dir={root / 'cache'}"])
-    return InputCache(cfg.datamodule.cache_dir, instantiate(cfg.preprocessing).settings), instantiate(cfg.dataset).clips()
+        cfg = compose(
+            "preprocess",
+            overrides=[*DATASET, f"dataset.root={tiny_set}", *FAST_FLOW, f"datamodule.cache_dir={root / 'cache'}"],
+        )
+    return InputCache(cfg.datamodule.cache_dir, instantiate(cfg.preprocessing).settings), instantiate(
+        cfg.dataset
+    ).clips()
 
 
 @pytest.mark.slow
@@ -74,8 +79,9 @@ def test_a_fold_run_reports_how_many_clips_were_skipped(tmp_path):
     from mer_lightning.tracking import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", artifact_location=str(tmp_path / "artifacts"))
-    table = pd.DataFrame({"clip": ["a", "b"], "subject": ["s", "s"], "dataset": ["d", "d"], "label": [0, 1],
-                          "prediction": [0, 1]})
+    table = pd.DataFrame(
+        {"clip": ["a", "b"], "subject": ["s", "s"], "dataset": ["d", "d"], "label": [0, 1], "prediction": [0, 1]}
+    )
     for skipped in ({}, {"d/s/x": "clip d/s/x: cannot read image", "d/s/y": "clip d/s/y: no face"}):
         run_id = tracker.start_fold({"mer.fold": "s"}, {}, "", "fold s")
         result = FoldResult(tmp_path / f"result{len(skipped)}")

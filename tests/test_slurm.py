@@ -58,7 +58,10 @@ def tracking_server(tmp_path):
     with log.open("w") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "mer_lightning.server", "--port", str(port), "--workers", "1"],
-            cwd=REPO, env=cli_env(tmp_path), stdout=output, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=cli_env(tmp_path),
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 120
@@ -99,7 +102,9 @@ def submitit_jobs(root: Path) -> list[Path]:
 def sacct_states(job_ids: list[str]) -> dict[str, str]:
     listed = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return dict(line.split("|", 1) for line in listed.split())
 
@@ -109,9 +114,17 @@ def sacct_states(job_ids: list[str]) -> dict[str, str]:
 def test_a_loso_sweep_on_slurm_equals_the_same_sweep_run_locally(tmp_path, tiny_overrides, partition):
     run_cli("mer_lightning.train", "-m", *tiny_overrides, "threads=1", root=tmp_path)
     run_cli(  # the same folds again: a new sweep, not a resume of the local one
-        "mer_lightning.train", "-m", "hydra/launcher=submitit_slurm", f"hydra.launcher.partition={partition}",
-        "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10", *tiny_overrides, "threads=1",
-        "hydra.sweeper.resume=false", root=tmp_path, timeout=SWEEP_TIMEOUT_S,
+        "mer_lightning.train",
+        "-m",
+        "hydra/launcher=submitit_slurm",
+        f"hydra.launcher.partition={partition}",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.timeout_min=10",
+        *tiny_overrides,
+        "threads=1",
+        "hydra.sweeper.resume=false",
+        root=tmp_path,
+        timeout=SWEEP_TIMEOUT_S,
     )
     jobs = [job.name for job in submitit_jobs(tmp_path)]
     assert len(jobs) == 3 and sacct_states(jobs) == dict.fromkeys(jobs, "COMPLETED")  # one SLURM job per fold
@@ -143,11 +156,23 @@ def test_folds_on_slurm_log_to_the_tracking_server_with_ddp_inside_each_fold(
         "sizes the node with nproc, which obeys OMP_NUM_THREADS: start it without)"
     )
     run_cli(
-        "mer_lightning.train", "-m", "hydra/launcher=slurm", f"hydra.launcher.partition={partition}",
-        "hydra.launcher.timeout_min=10", "hydra.launcher.cpus_per_task=1", "hydra.launcher.tasks_per_node=2",
-        "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "logger=server",
-        f"logger.tracking_uri={tracking_server}", "protocol.test_subject=sub01,sub02", *tiny_overrides, "threads=1",
-        root=tmp_path, timeout=SWEEP_TIMEOUT_S,
+        "mer_lightning.train",
+        "-m",
+        "hydra/launcher=slurm",
+        f"hydra.launcher.partition={partition}",
+        "hydra.launcher.timeout_min=10",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.tasks_per_node=2",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "logger=server",
+        f"logger.tracking_uri={tracking_server}",
+        "protocol.test_subject=sub01,sub02",
+        *tiny_overrides,
+        "threads=1",
+        root=tmp_path,
+        timeout=SWEEP_TIMEOUT_S,
     )
     client = MlflowClient(tracking_server)
     (summary,) = runs(client, "summary")
@@ -192,11 +217,25 @@ def test_folds_slurm_cancels_or_times_out_are_recorded_failed_with_the_reason_an
     output = tmp_path / "sweep.log"
     with output.open("w") as log:
         sweep = subprocess.Popen(
-            [sys.executable, "-m", "mer_lightning.train", "-m", "hydra/launcher=slurm",
-             f"hydra.launcher.partition={partition}", "hydra.launcher.cpus_per_task=1",
-             "hydra.launcher.timeout_min=10", "hydra.launcher.array_parallelism=2", *tiny_overrides,
-             "dataset.generator.subjects=4", "threads=1", stall],
-            cwd=REPO, env=cli_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "mer_lightning.train",
+                "-m",
+                "hydra/launcher=slurm",
+                f"hydra.launcher.partition={partition}",
+                "hydra.launcher.cpus_per_task=1",
+                "hydra.launcher.timeout_min=10",
+                "hydra.launcher.array_parallelism=2",
+                *tiny_overrides,
+                "dataset.generator.subjects=4",
+                "threads=1",
+                stall,
+            ],
+            cwd=REPO,
+            env=cli_env(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         cancelled = wait_for(markers / "sub02", sweep)
@@ -216,14 +255,18 @@ def test_folds_slurm_cancels_or_times_out_are_recorded_failed_with_the_reason_an
     (summary,) = runs(client, "summary")
     folds = {fold.data.tags["mer.fold"]: fold for fold in runs(client, "fold")}
     assert {fold: run.info.status for fold, run in folds.items()} == {
-        "synthetic/sub01": "FINISHED", "synthetic/sub02": "FAILED", "synthetic/sub03": "FAILED",
+        "synthetic/sub01": "FINISHED",
+        "synthetic/sub02": "FAILED",
+        "synthetic/sub03": "FAILED",
         "synthetic/sub04": "FAILED",
     }
     errors = {fold: run.data.tags.get("mer.error", "") for fold, run in folds.items()}
     assert f"SLURM job {array}_1 ended CANCELLED" in errors["synthetic/sub02"]
     assert "timed-out" in errors["synthetic/sub03"]  # submitit's answer to SLURM's time-limit signal
     # Cancelled before it started: SLURM records it CANCELLED, or (as it may for a task of an array) keeps no record.
-    assert re.search(f"SLURM job {array}_3 (ended CANCELLED|left the queue without a record)", errors["synthetic/sub04"])
+    assert re.search(
+        f"SLURM job {array}_3 (ended CANCELLED|left the queue without a record)", errors["synthetic/sub04"]
+    )
     metrics = summary.data.metrics
     assert metrics["n_folds_missing_or_failed"] == 3
     # Incomplete: no headline figure; the pooled predictions are sub01's alone.
@@ -245,16 +288,32 @@ def test_a_pre_empted_fold_is_requeued_and_resumes_from_its_last_epoch(tmp_path,
     reaches a fold mid-training: submitit requeues its job, the fold's run ends KILLED naming the signal, and the
     requeued job reopens that run and continues from the fold's last.ckpt."""
     markers = tmp_path / "markers"
-    hold = (f"+callbacks.hold={{_target_:tests.toy_callbacks.HoldOnceAt,subjects:[sub02],epoch:2,"
-            f"marker_dir:'{markers}'}}")  # holds the fold as its third epoch starts, once
+    hold = (
+        f"+callbacks.hold={{_target_:tests.toy_callbacks.HoldOnceAt,subjects:[sub02],epoch:2,"
+        f"marker_dir:'{markers}'}}"
+    )  # holds the fold as its third epoch starts, once
     epochs = [o for o in tiny_overrides if not o.startswith("trainer.max_epochs")] + ["trainer.max_epochs=4"]
     output = tmp_path / "sweep.log"
     with output.open("w") as log:
         sweep = subprocess.Popen(
-            [sys.executable, "-m", "mer_lightning.train", "-m", "hydra/launcher=slurm",
-             f"hydra.launcher.partition={partition}", "hydra.launcher.cpus_per_task=1",
-             "hydra.launcher.timeout_min=20", *epochs, "protocol.test_subject=sub02", "threads=1", hold],
-            cwd=REPO, env=cli_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "mer_lightning.train",
+                "-m",
+                "hydra/launcher=slurm",
+                f"hydra.launcher.partition={partition}",
+                "hydra.launcher.cpus_per_task=1",
+                "hydra.launcher.timeout_min=20",
+                *epochs,
+                "protocol.test_subject=sub02",
+                "threads=1",
+                hold,
+            ],
+            cwd=REPO,
+            env=cli_env(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )  # a time limit of 20 min: submitit takes a signal after min(80 %, limit - 10 min) of it for a time-out,
     # which slurm.yaml's max_num_timeout=0 does not requeue
     job = ""
@@ -320,8 +379,14 @@ def test_a_job_that_left_the_queue_without_a_record_is_not_waited_for(partition,
 @pytest.mark.slurm
 def test_a_partition_that_does_not_exist_is_named_before_anything_is_submitted(tmp_path, tiny_overrides, partition):
     result = run_cli(
-        "mer_lightning.train", "-m", "hydra/launcher=slurm", "hydra.launcher.partition=nosuch", *tiny_overrides,
-        root=tmp_path, check=False, timeout=NAMED_WITHIN_S,
+        "mer_lightning.train",
+        "-m",
+        "hydra/launcher=slurm",
+        "hydra.launcher.partition=nosuch",
+        *tiny_overrides,
+        root=tmp_path,
+        check=False,
+        timeout=NAMED_WITHIN_S,
     )
     assert result.returncode != 0
     assert "hydra.launcher.partition=nosuch: no partition nosuch on this SLURM cluster (sinfo lists: " in result.stderr
@@ -333,8 +398,14 @@ def test_a_partition_that_does_not_exist_is_named_before_anything_is_submitted(t
 def test_an_unreachable_tracking_server_is_named_before_anything_is_submitted(tmp_path, tiny_overrides):
     uri = f"http://127.0.0.1:{free_port()}"
     result = run_cli(
-        "mer_lightning.train", "-m", "logger=server", f"logger.tracking_uri={uri}", *tiny_overrides,
-        root=tmp_path, check=False, timeout=NAMED_WITHIN_S,
+        "mer_lightning.train",
+        "-m",
+        "logger=server",
+        f"logger.tracking_uri={uri}",
+        *tiny_overrides,
+        root=tmp_path,
+        check=False,
+        timeout=NAMED_WITHIN_S,
     )
     assert result.returncode != 0
     assert f"logger.tracking_uri={uri}: no MLflow server answers" in result.stderr

@@ -39,8 +39,13 @@ def json_artifact(client: MlflowClient, run_id: str, path: str, tmp_path: Path):
 
 @pytest.mark.slow
 def test_a_staged_fold_nests_its_stages_and_hands_each_the_weights_the_last_one_left(tmp_path, tiny_overrides):
-    run_cli("mer_lightning.train", "protocol.test_subject=sub02", "protocol.val_subjects=1", *staged(tiny_overrides),
-            root=tmp_path)
+    run_cli(
+        "mer_lightning.train",
+        "protocol.test_subject=sub02",
+        "protocol.val_subjects=1",
+        *staged(tiny_overrides),
+        root=tmp_path,
+    )
     client = store(tmp_path)
     (fold,) = runs(client, "fold")
     stages = sorted(runs(client, "stage"), key=lambda r: int(r.data.tags["mer.stage_index"]))
@@ -94,7 +99,10 @@ def test_mer_eval_tests_a_finished_sweep_again_from_its_own_weights(tmp_path, ti
     retest = next(r for r in runs(client, "summary") if r.data.tags.get("mer.from_sweep") == sweep_id)
     assert retest.data.tags["mer.dataset"] == trained.data.tags["mer.dataset"]
     assert retest.data.metrics["n_folds_missing_or_failed"] == 0
-    before, after = pooled(client, sweep_id, tmp_path / "a"), pooled(client, retest.data.tags["mer.sweep_id"], tmp_path / "b")
+    before, after = (
+        pooled(client, sweep_id, tmp_path / "a"),
+        pooled(client, retest.data.tags["mer.sweep_id"], tmp_path / "b"),
+    )
     pd.testing.assert_frame_equal(before, after)  # the same nets on the same clips: the same predictions
     assert retest.data.metrics["uf1"] == trained.data.metrics["uf1"]
     retest_folds = [r for r in runs(client, "fold") if r.data.tags["mer.sweep_id"] == retest.data.tags["mer.sweep_id"]]
@@ -122,8 +130,13 @@ def test_a_fold_skips_a_broken_clip_of_its_test_subject_when_asked(tmp_path, tin
         cfg = compose("train", overrides=[f"paths.data_dir={tmp_path / 'data'}", *tiny_overrides])
     clip = next(c for c in instantiate(cfg.dataset).clips() if c.source_subject == "sub02")  # writes the set
     shutil.rmtree(clip.frames[0].parent)  # the sheet lists a clip the release lacks: a reader fault
-    run_cli("mer_lightning.train", "protocol.test_subject=sub02", "datamodule.on_error=skip",
-            *(staged(tiny_overrides) if is_staged else tiny_overrides), root=tmp_path)
+    run_cli(
+        "mer_lightning.train",
+        "protocol.test_subject=sub02",
+        "datamodule.on_error=skip",
+        *(staged(tiny_overrides) if is_staged else tiny_overrides),
+        root=tmp_path,
+    )
     client = store(tmp_path)
     (fold,) = runs(client, "fold")
     assert fold.info.status == "FINISHED" and fold.data.metrics["skipped_clips"] == 1

@@ -58,13 +58,16 @@ def test_stages_replace_groups_merge_settings_and_only_the_last_is_tested():
     assert er.init == [Handover("encoder", "fir", "encoder")] and me.freeze == ["encoder"]
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    (["stage_order=[a]"], "stage_order names ['a'], which have no entry under stages"),
-    (["+stages.a={trainer: {max_epochs: 1}}"], "stages ['a'] are configured but stage_order is empty"),
-    (["stage_order=[a]", "+stages.a={epochs: 1}"], "stages.a: ['epochs'] are not stage settings"),
-    (["stage_order=[a,a]", "+stages.a={}"], "stage_order lists a stage twice"),
-    (["stage_order=[a]", "+stages.a={dataset: {name: other}}"], "the last stage is tested on the fold's dataset"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["stage_order=[a]"], "stage_order names ['a'], which have no entry under stages"),
+        (["+stages.a={trainer: {max_epochs: 1}}"], "stages ['a'] are configured but stage_order is empty"),
+        (["stage_order=[a]", "+stages.a={epochs: 1}"], "stages.a: ['epochs'] are not stage settings"),
+        (["stage_order=[a,a]", "+stages.a={}"], "stage_order lists a stage twice"),
+        (["stage_order=[a]", "+stages.a={dataset: {name: other}}"], "the last stage is tested on the fold's dataset"),
+    ],
+)
 def test_a_bad_stage_setting_is_named(overrides, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         compose_stages(composed(*overrides))
@@ -87,11 +90,14 @@ def test_a_handed_over_module_equals_the_source_and_nothing_else_moves():
     assert digest(module_state(target.state_dict(), "head")) == head_before
 
 
-@pytest.mark.parametrize(("handover", "states", "message"), [
-    (Handover("encoder", "er", "encoder"), {"fir": Net().state_dict()}, "stage 'er', which has not run before"),
-    (Handover("encoder", "fir", "decoder"), {"fir": Net().state_dict()}, "stage 'fir' has no module 'decoder'"),
-    (Handover("encoder", "fir", "encoder"), {"fir": Net(width=5).state_dict()}, "fir.encoder does not fit"),
-])
+@pytest.mark.parametrize(
+    ("handover", "states", "message"),
+    [
+        (Handover("encoder", "er", "encoder"), {"fir": Net().state_dict()}, "stage 'er', which has not run before"),
+        (Handover("encoder", "fir", "decoder"), {"fir": Net().state_dict()}, "stage 'fir' has no module 'decoder'"),
+        (Handover("encoder", "fir", "encoder"), {"fir": Net(width=5).state_dict()}, "fir.encoder does not fit"),
+    ],
+)
 def test_a_handover_that_cannot_be_made_says_why(handover, states, message):
     with pytest.raises(ValueError, match=message):
         hand_over(Net(), [handover], states)
@@ -109,8 +115,11 @@ def test_digests_follow_the_weights_not_the_object():
 
 
 def test_per_frame_rows_become_one_row_per_clip():
-    rows = {"clip_id": torch.tensor([4, 2, 4, 2, 4]), "label": torch.tensor([1, 0, 1, 0, 1]),
-            "probs": torch.tensor([[0.2, 0.8], [1.0, 0.0], [0.4, 0.6], [0.6, 0.4], [0.6, 0.4]])}
+    rows = {
+        "clip_id": torch.tensor([4, 2, 4, 2, 4]),
+        "label": torch.tensor([1, 0, 1, 0, 1]),
+        "probs": torch.tensor([[0.2, 0.8], [1.0, 0.0], [0.4, 0.6], [0.6, 0.4], [0.6, 0.4]]),
+    }
     merged = mean_by_clip(rows)
     assert merged["clip_id"].tolist() == [2, 4] and merged["label"].tolist() == [0, 1]
     assert torch.allclose(merged["probs"], torch.tensor([[0.8, 0.2], [0.4, 0.6]]))
@@ -132,15 +141,33 @@ class Sequences:
 @pytest.fixture
 def ragged(tmp_path):
     """Two subjects of three clips each, of 3, 4 and 5 frames."""
-    return [write_clip(tmp_path / f"{s}_{i}", num_frames=3 + i, onset=0, apex=1, offset=2 + i, height=8, width=8,
-                       subject=s, clip_id=f"EP{10 * k + i:02d}", label=i % 3)
-            for k, s in enumerate(("sub01", "sub02")) for i in range(3)]
+    return [
+        write_clip(
+            tmp_path / f"{s}_{i}",
+            num_frames=3 + i,
+            onset=0,
+            apex=1,
+            offset=2 + i,
+            height=8,
+            width=8,
+            subject=s,
+            clip_id=f"EP{10 * k + i:02d}",
+            label=i % 3,
+        )
+        for k, s in enumerate(("sub01", "sub02"))
+        for i in range(3)
+    ]
 
 
 def sequence_module(tmp_path, clips, **kwargs) -> MERDataModule:
     pipeline = Pipeline({"seq": Sequences()}, outputs=["frames", "flow"], sequences=["frames"])
-    module = MERDataModule(TinyDataset(clips), pipeline, kwargs.pop("protocol", LeaveOneSubjectOut("sub02")),
-                           str(tmp_path / "cache"), **kwargs)
+    module = MERDataModule(
+        TinyDataset(clips),
+        pipeline,
+        kwargs.pop("protocol", LeaveOneSubjectOut("sub02")),
+        str(tmp_path / "cache"),
+        **kwargs,
+    )
     module.setup("fit")
     return module
 
@@ -183,8 +210,14 @@ def test_a_pre_training_stage_sees_no_clip_of_the_folds_test_subject(tmp_path, r
 
 def test_a_sequence_model_reads_each_clip_to_its_own_end():
     torch.manual_seed(0)
-    net = FrameSequenceClassifier(lambda in_chans: FrameEncoder(in_chans, img_size=16, widths=(4, 8), embed_dim=6),
-                                  in_chans=1, num_classes=3, rnn="gru", hidden=5, layers=2).eval()
+    net = FrameSequenceClassifier(
+        lambda in_chans: FrameEncoder(in_chans, img_size=16, widths=(4, 8), embed_dim=6),
+        in_chans=1,
+        num_classes=3,
+        rnn="gru",
+        hidden=5,
+        layers=2,
+    ).eval()
     short, long = torch.rand(3, 1, 16, 16), torch.rand(6, 1, 16, 16)
     alone = net(short[None], torch.tensor([3]))
     padded = torch.cat([short, torch.full((3, 1, 16, 16), 7.0)])  # garbage after the end must not matter
@@ -208,8 +241,15 @@ def test_a_configured_batch_sampler_draws_the_training_batches(tmp_path, ragged)
 
 def test_relative_features_see_change_not_faces():
     torch.manual_seed(0)
-    net = FrameSequenceClassifier(lambda in_chans: FrameEncoder(in_chans, img_size=16, widths=(4, 8), embed_dim=6),
-                                  in_chans=1, num_classes=3, rnn="lstm", hidden=5, layers=1, relative=True).eval()
+    net = FrameSequenceClassifier(
+        lambda in_chans: FrameEncoder(in_chans, img_size=16, widths=(4, 8), embed_dim=6),
+        in_chans=1,
+        num_classes=3,
+        rnn="lstm",
+        hidden=5,
+        layers=1,
+        relative=True,
+    ).eval()
     still_a, still_b = torch.rand(1, 16, 16).expand(4, 1, 16, 16), torch.rand(1, 16, 16).expand(4, 1, 16, 16)
     moving = torch.cat([still_a[:2], torch.rand(2, 1, 16, 16)])
     out = net(torch.stack([still_a, still_b, moving]), torch.tensor([4, 4, 4]))
@@ -234,8 +274,12 @@ def test_several_sequence_inputs_each_carry_their_own_length(tmp_path, ragged):
     batch = next(iter(module.eval_loader("train")))
     assert batch["frames_length"].tolist() == [3, 4, 5] and batch["maps_length"].tolist() == [2, 3, 4]
     assert batch["frames"].shape[1] == 5 and batch["maps"].shape[1] == 4 and "length" not in batch
-    frames = MERDataModule(TinyDataset(ragged), pipeline, LeaveOneSubjectOut("sub02"), str(tmp_path / "c2"),
-                           unit="frame")
-    with pytest.raises(ValueError, match=r"unit=frame needs sequence inputs of one length; clip .*EP00 has "
-                                         r"\{'frames': 3, 'maps': 2\}"):
+    frames = MERDataModule(
+        TinyDataset(ragged), pipeline, LeaveOneSubjectOut("sub02"), str(tmp_path / "c2"), unit="frame"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"unit=frame needs sequence inputs of one length; clip .*EP00 has "
+        r"\{'frames': 3, 'maps': 2\}",
+    ):
         frames.setup("fit")

@@ -72,7 +72,9 @@ def test_loso_sweep_pools_every_clip_once_and_summarizes_it(tmp_path, tiny_overr
     assert missing == {"missing": [], "failed": []}
     assert "oracle_uf1" not in metrics  # the audit is opt-in
     confusion = json.loads(artifact(client, summary.info.run_id, "confusion.json", tmp_path).read_text())
-    expected = pd.crosstab(pooled["label"], pooled["prediction"]).reindex(index=range(3), columns=range(3), fill_value=0)
+    expected = pd.crosstab(pooled["label"], pooled["prediction"]).reindex(
+        index=range(3), columns=range(3), fill_value=0
+    )
     assert confusion["matrix"] == expected.values.tolist()
     rates = expected.div(expected.sum(axis=1), axis=0).fillna(0)
     assert np.allclose(confusion["row_rates"], rates.values)
@@ -80,8 +82,9 @@ def test_loso_sweep_pools_every_clip_once_and_summarizes_it(tmp_path, tiny_overr
     per_subject = pd.read_csv(artifact(client, summary.info.run_id, "per_subject.csv", tmp_path))
     assert list(per_subject["subject"]) == ["synthetic/sub01", "synthetic/sub02", "synthetic/sub03"]
 
-    rebuilt = run_cli("mer_lightning.summarize", sweep_id, "--tracking-uri", f"sqlite:///{tmp_path}/mlruns/mlflow.db",
-                      root=tmp_path)
+    rebuilt = run_cli(
+        "mer_lightning.summarize", sweep_id, "--tracking-uri", f"sqlite:///{tmp_path}/mlruns/mlflow.db", root=tmp_path
+    )
     assert f"UF1 {metrics['uf1']:.4f}" in rebuilt.stdout
 
     notebook = nbformat.read(REPO / "notebooks" / "compare_runs.ipynb", as_version=4)
@@ -92,10 +95,16 @@ def test_loso_sweep_pools_every_clip_once_and_summarizes_it(tmp_path, tiny_overr
 
 @pytest.mark.slow
 def test_validation_runs_only_with_validation_subjects(tmp_path, tiny_overrides):
-    without = run_cli("mer_lightning.train", "protocol.test_subject=sub02", *tiny_overrides, root=tmp_path / "a",
-                      warnings="default")
-    with_val = run_cli("mer_lightning.train", "protocol.test_subject=sub02", "protocol.val_subjects=1",
-                       *tiny_overrides, root=tmp_path / "b")
+    without = run_cli(
+        "mer_lightning.train", "protocol.test_subject=sub02", *tiny_overrides, root=tmp_path / "a", warnings="default"
+    )
+    with_val = run_cli(
+        "mer_lightning.train",
+        "protocol.test_subject=sub02",
+        "protocol.val_subjects=1",
+        *tiny_overrides,
+        root=tmp_path / "b",
+    )
     (plain,) = runs(store(tmp_path / "a"), "fold")
     (validated,) = runs(store(tmp_path / "b"), "fold")
     assert not [m for m in plain.data.metrics if m.startswith("val/")]
@@ -127,8 +136,9 @@ def test_a_failed_fold_is_listed_and_the_others_are_kept(tmp_path, tiny_override
     for subject in ("sub01", "sub03"):
         torch.save(STSTNet().state_dict(), weights / f"{subject}.pth")
     torch.save({"another_net.weight": torch.zeros(3)}, weights / "sub02.pth")
-    result = run_cli("mer_lightning.evaluate", "-m", f"checkpoint_dir={weights}", *tiny_overrides, root=tmp_path,
-                     check=False)
+    result = run_cli(
+        "mer_lightning.evaluate", "-m", f"checkpoint_dir={weights}", *tiny_overrides, root=tmp_path, check=False
+    )
     output = result.stderr + result.stdout
     assert result.returncode != 0
     assert "1 fold job(s) failed" in output
@@ -146,10 +156,14 @@ def test_a_failed_fold_is_listed_and_the_others_are_kept(tmp_path, tiny_override
 @pytest.mark.slow
 def test_a_two_input_model_takes_two_streams_from_the_command_line(tmp_path, tiny_overrides):
     run_cli(
-        "mer_lightning.train", "protocol.test_subject=sub01", *tiny_overrides,
+        "mer_lightning.train",
+        "protocol.test_subject=sub01",
+        *tiny_overrides,
         "+preprocessing.steps.flow_dis={_target_:mer_lightning.preprocess.steps.OpticalFlow,method:dis,output:motion}",
-        "preprocessing.outputs=[flow,motion]", "model.input_keys=[flow,motion]",
-        "model.net._target_=tests.toy_models.TwoStreamNet", "model.name=two_stream",
+        "preprocessing.outputs=[flow,motion]",
+        "model.input_keys=[flow,motion]",
+        "model.net._target_=tests.toy_models.TwoStreamNet",
+        "model.name=two_stream",
         root=tmp_path,
     )
     (fold,) = runs(store(tmp_path), "fold")
@@ -159,8 +173,9 @@ def test_a_two_input_model_takes_two_streams_from_the_command_line(tmp_path, tin
 @pytest.mark.slow
 def test_the_oracle_audit_is_opt_in_and_never_the_headline(tmp_path, tiny_overrides):
     overrides = [o for o in tiny_overrides if not o.startswith("trainer.max_epochs")]
-    run_cli("mer_lightning.train", "-m", *overrides, "trainer.max_epochs=4", "protocol.record_oracle=true",
-            root=tmp_path)
+    run_cli(
+        "mer_lightning.train", "-m", *overrides, "trainer.max_epochs=4", "protocol.record_oracle=true", root=tmp_path
+    )
     client = store(tmp_path)
     (summary,) = runs(client, "summary")
     best, last = [], []
@@ -180,8 +195,15 @@ def test_the_oracle_audit_is_opt_in_and_never_the_headline(tmp_path, tiny_overri
 @pytest.mark.slow
 def test_ddp_records_one_fold_run_with_each_test_clip_once(tmp_path, tiny_overrides):
     # Two CPU processes (gloo), as two GPUs would be: sub01 has 5 test clips, so the sampler pads one.
-    run_cli("mer_lightning.train", "protocol.test_subject=sub01", *tiny_overrides, "trainer.accelerator=cpu",
-            "trainer.devices=2", "trainer.strategy=ddp", root=tmp_path)
+    run_cli(
+        "mer_lightning.train",
+        "protocol.test_subject=sub01",
+        *tiny_overrides,
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.strategy=ddp",
+        root=tmp_path,
+    )
     client = store(tmp_path)
     (fold,) = runs(client, "fold")
     predictions = pd.read_csv(artifact(client, fold.info.run_id, "predictions.csv", tmp_path))

@@ -15,17 +15,26 @@ TRAINING = ["preprocessing.steps.flow.method=farneback", "trainer.max_epochs=1",
 
 def two_synthetic_sets() -> list[str]:
     """A composite of two independently generated synthetic sets, `synth_a` and `synth_b`."""
-    overrides = ["dataset=composite", "+dataset@dataset.datasets.a=synthetic", "+dataset@dataset.datasets.b=synthetic",
-                 "dataset.datasets.a.name=synth_a", "dataset.datasets.b.name=synth_b",
-                 "dataset.datasets.b.root=${paths.data_dir}/synthetic_b", "dataset.datasets.b.generator.seed=1"]
+    overrides = [
+        "dataset=composite",
+        "+dataset@dataset.datasets.a=synthetic",
+        "+dataset@dataset.datasets.b=synthetic",
+        "dataset.datasets.a.name=synth_a",
+        "dataset.datasets.b.name=synth_b",
+        "dataset.datasets.b.root=${paths.data_dir}/synthetic_b",
+        "dataset.datasets.b.generator.seed=1",
+    ]
     for member in "ab":
         overrides += [f"dataset.datasets.{member}.generator.{k}={v}" for k, v in GENERATOR.items()]
     return overrides
 
 
 def one_small_set() -> list[str]:
-    return ["dataset.generator.subjects=2", "dataset.generator.clips_per_subject=3",
-            *(f"dataset.generator.{k}={v}" for k, v in GENERATOR.items() if k not in ("subjects", "clips_per_subject"))]
+    return [
+        "dataset.generator.subjects=2",
+        "dataset.generator.clips_per_subject=3",
+        *(f"dataset.generator.{k}={v}" for k, v in GENERATOR.items() if k not in ("subjects", "clips_per_subject")),
+    ]
 
 
 @pytest.mark.slow
@@ -33,8 +42,11 @@ def one_small_set() -> list[str]:
     ("protocol", "dataset", "expected_folds"),
     [
         (["protocol=lodo"], two_synthetic_sets(), ["synth_a", "synth_b"]),
-        (["protocol=holdout", "protocol.train_datasets=[synth_a]", "protocol.test_datasets=[synth_b]"],
-         two_synthetic_sets(), ["synth_a_to_synth_b"]),
+        (
+            ["protocol=holdout", "protocol.train_datasets=[synth_a]", "protocol.test_datasets=[synth_b]"],
+            two_synthetic_sets(),
+            ["synth_a_to_synth_b"],
+        ),
         (["protocol=lovo"], one_small_set(), None),  # one fold per clip
     ],
     ids=["lodo", "holdout", "lovo"],
@@ -46,8 +58,9 @@ def test_a_protocol_sweep_runs_every_fold_and_summarizes_it(tmp_path, protocol, 
     experiment = client.get_experiment_by_name("mer-lightning").experiment_id
     (summary,) = client.search_runs([experiment], "tags.`mer.run_type` = 'summary'")
     folds = client.search_runs([experiment], "tags.`mer.run_type` = 'fold'")
-    expected = json.loads(Path(client.download_artifacts(summary.info.run_id, "expected_folds.json", str(tmp_path)))
-                          .read_text())
+    expected = json.loads(
+        Path(client.download_artifacts(summary.info.run_id, "expected_folds.json", str(tmp_path))).read_text()
+    )
     assert sorted(f.data.tags["mer.fold"] for f in folds) == sorted(expected)
     if expected_folds is not None:
         assert expected == expected_folds

@@ -25,8 +25,13 @@ def test_a_multirun_over_a_setting_ends_with_a_table_of_its_sweeps(tmp_path, tin
     assert header.split()[:5] == ["sweep", "setting", "uf1", "uar", "accuracy"]
     for row, summary, epochs in zip(rows, summaries, (1, 2)):
         metrics = summary.data.metrics
-        assert row.split()[:4] == [summary.data.tags["mer.sweep_id"], f"trainer.max_epochs={epochs}",
-                                   f"{metrics['uf1']:.4f}", f"{metrics['uar']:.4f}"]
-    again = run_cli("mer_lightning.sweep_table", multirun, "--tracking-uri", f"sqlite:///{tmp_path}/mlruns/mlflow.db",
-                    root=tmp_path)
+        assert row.split()[:4] == [
+            summary.data.tags["mer.sweep_id"],
+            f"trainer.max_epochs={epochs}",
+            f"{metrics['uf1']:.4f}",
+            f"{metrics['uar']:.4f}",
+        ]
+    again = run_cli(
+        "mer_lightning.sweep_table", multirun, "--tracking-uri", f"sqlite:///{tmp_path}/mlruns/mlflow.db", root=tmp_path
+    )
     assert table_of(again.stdout, multirun) == [header, *rows]

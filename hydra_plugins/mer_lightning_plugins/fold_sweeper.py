@@ -126,8 +126,10 @@ class FoldSweeper(Sweeper):
                 if not planned:
                     log.info("%s", store.describe(store.tracking_uri(config.logger.tracking_uri)))
                 planned.append((rest, folds or _all_folds(config)))
-        opened = [self._open(rest, fold_keys[rest], folds, multirun, number if len(sweeps) > 1 else None)
-                  for number, (rest, folds) in enumerate(planned)]
+        opened = [
+            self._open(rest, fold_keys[rest], folds, multirun, number if len(sweeps) > 1 else None)
+            for number, (rest, folds) in enumerate(planned)
+        ]
         jobs = [job for sweep in opened for job in sweep.jobs]
         log.info("%d sweep(s), %d fold jobs to run", len(opened), len(jobs))
         try:
@@ -143,7 +145,9 @@ class FoldSweeper(Sweeper):
             self._summarize(sweep, None)
         if len(opened) > 1:  # a resumed sweep keeps the multirun it was first run in
             print_comparison(_store(opened[0].config), list(dict.fromkeys(sweep.multirun for sweep in opened)))
-        failed = [f"{' '.join(_shown(job))}\n  {_error(r)}" for job, r in zip(jobs, results) if r.status == JobStatus.FAILED]
+        failed = [
+            f"{' '.join(_shown(job))}\n  {_error(r)}" for job, r in zip(jobs, results) if r.status == JobStatus.FAILED
+        ]
         if failed:
             raise FoldFailed(f"{len(failed)} fold job(s) failed (their summaries list them):\n" + "\n".join(failed))
         return [results]
@@ -176,8 +180,12 @@ class FoldSweeper(Sweeper):
             multirun = tracker.client.get_run(sweep_run_id).data.tags.get("mer.multirun", sweep_id)
             closed = tracker.take_over(found)
             if closed:
-                log.warning("sweep %s: closed %d run(s) left RUNNING by a process that is gone: %s",
-                            sweep_id, len(closed), ", ".join(closed))
+                log.warning(
+                    "sweep %s: closed %d run(s) left RUNNING by a process that is gone: %s",
+                    sweep_id,
+                    len(closed),
+                    ", ".join(closed),
+                )
         else:
             sweep_id = multirun + (f"-{number}" if number is not None else "")
             tags = {**_sweep_tags(config, rest), "mer.sweep_hash": identity, "mer.multirun": multirun}
@@ -197,18 +205,32 @@ class FoldSweeper(Sweeper):
         finished = tracker.finished_folds(sweep_id)
         todo = [fold for fold in folds if finished.get(fold) != hashes[fold]]
         if found:
-            log.info("sweep %s resumed: %d of %d folds already finished, %d to run%s", sweep_id,
-                     len(folds) - len(todo), len(folds), len(todo),
-                     "" if todo else " (hydra.sweeper.resume=false runs it again, as a new sweep)")
-        jobs = [[*rest, f"{fold_key}={fold}", f"logger.sweep_id={sweep_id}", f"logger.sweep_run_id={sweep_run_id}",
-                 f"hydra.sweep.subdir={sweep_id}/{_subdir(fold)}"] for fold in todo]
+            log.info(
+                "sweep %s resumed: %d of %d folds already finished, %d to run%s",
+                sweep_id,
+                len(folds) - len(todo),
+                len(folds),
+                len(todo),
+                "" if todo else " (hydra.sweeper.resume=false runs it again, as a new sweep)",
+            )
+        jobs = [
+            [
+                *rest,
+                f"{fold_key}={fold}",
+                f"logger.sweep_id={sweep_id}",
+                f"logger.sweep_run_id={sweep_run_id}",
+                f"hydra.sweep.subdir={sweep_id}/{_subdir(fold)}",
+            ]
+            for fold in todo
+        ]
         return OpenSweep(sweep_id, config, folder, jobs, todo, multirun)
 
     def _close_failed_fold(self, job: list[str], fold: str, error: BaseException) -> None:
         """A failed job whose fold run (and stage run) is still open (SLURM cancelled it, or ended it at its time
         limit) gets them closed, or a fold run made if it never opened one, as FAILED with the error: the summary then
         lists the fold as failed, not missing, and the run says why (`mer.error`), as it does for a fold that raised.
-        A store that fails here is reported and left (the fold's folder keeps what it did; the resume closes its runs)."""
+        A store that fails here is reported and left (the fold's folder keeps what it did; the resume closes its
+        runs)."""
         from mlflow.exceptions import MlflowException
 
         from mer_lightning.store_check import StoreError
@@ -230,9 +252,14 @@ class FoldSweeper(Sweeper):
         except LookupError as nothing_to_pool:
             log.error("%s", nothing_to_pool)
         except (StoreError, MlflowException) as store_failed:
-            log.error("sweep %s: its summary cannot be written (%s); what its folds finished is kept in %s: "
-                      "`mer-sync %s` uploads it and writes the summary once the store is back", sweep.sweep_id,
-                      str(store_failed).splitlines()[0], sweep.folder, sweep.folder)
+            log.error(
+                "sweep %s: its summary cannot be written (%s); what its folds finished is kept in %s: "
+                "`mer-sync %s` uploads it and writes the summary once the store is back",
+                sweep.sweep_id,
+                str(store_failed).splitlines()[0],
+                sweep.folder,
+                sweep.folder,
+            )
 
 
 def _subdir(fold: str) -> str:
@@ -262,7 +289,9 @@ def _all_folds(config: DictConfig) -> list[str]:
     """Every fold of the protocol on the configured dataset, or of the sweep being re-tested."""
     if config.get("from_sweep"):
         return _store(config).expected_folds(str(config.from_sweep))
-    log.info("reading dataset %s (a synthetic set is generated on first use)", config.hydra.runtime.choices.get("dataset"))
+    log.info(
+        "reading dataset %s (a synthetic set is generated on first use)", config.hydra.runtime.choices.get("dataset")
+    )
     return instantiate(config.protocol).folds(_usable_clips(config))
 
 
@@ -299,8 +328,10 @@ def _check_given_weights(configs: Mapping[str, DictConfig]) -> None:
         except (OSError, ValueError) as error:
             problems.append(str(error))
     if problems:
-        raise GivenWeightsError(f"{len(problems)} of {len(configs)} folds' weights cannot be used; no fold was run:\n  "
-                                + "\n  ".join(problems))
+        raise GivenWeightsError(
+            f"{len(problems)} of {len(configs)} folds' weights cannot be used; no fold was run:\n  "
+            + "\n  ".join(problems)
+        )
 
 
 def _describe(config: DictConfig) -> str:
@@ -322,8 +353,12 @@ def _sweep_tags(config: DictConfig, overrides: tuple[str, ...]) -> dict[str, str
         tags = _store(config).sweep_tags(str(config.from_sweep))
         return {**tags, "mer.from_sweep": str(config.from_sweep)}
     choices = config.hydra.runtime.choices
-    return {"mer.dataset": str(choices.get("dataset")), "mer.model": str(config.model.name),
-            "mer.protocol": str(choices.get("protocol")), "mer.overrides": " ".join(overrides)}
+    return {
+        "mer.dataset": str(choices.get("dataset")),
+        "mer.model": str(config.model.name),
+        "mer.protocol": str(choices.get("protocol")),
+        "mer.overrides": " ".join(overrides),
+    }
 
 
 def _error(result) -> str:

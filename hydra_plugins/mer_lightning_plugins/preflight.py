@@ -23,7 +23,9 @@ def slurm_partitions() -> list[str]:
             ["sinfo", "--noheader", "--format=%R"], capture_output=True, text=True, timeout=SINFO_TIMEOUT_S
         )
     except FileNotFoundError:
-        raise PreflightError("a SLURM launcher needs SLURM's commands (sinfo, sbatch) on this machine: sinfo not found") from None
+        raise PreflightError(
+            "a SLURM launcher needs SLURM's commands (sinfo, sbatch) on this machine: sinfo not found"
+        ) from None
     except subprocess.TimeoutExpired:
         raise PreflightError(f"the SLURM controller did not answer `sinfo` within {SINFO_TIMEOUT_S} s") from None
     if listed.returncode != 0:

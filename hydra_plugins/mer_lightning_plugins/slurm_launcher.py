@@ -74,7 +74,9 @@ def queued(array_ids: set[str]) -> set[str] | None:
     """The jobs and array tasks (`ARRAY_TASK`) of these jobs that squeue lists, None when it cannot tell."""
     listed = subprocess.run(
         ["squeue", "--noheader", "--array", "--format=%i", f"--jobs={','.join(sorted(array_ids))}"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if listed.returncode == 0:
         return set(listed.stdout.split())

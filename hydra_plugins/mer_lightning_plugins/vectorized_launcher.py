@@ -33,8 +33,9 @@ class VectorizedLauncherConf:
     runner: str = "mer_lightning.side_by_side"
 
 
-ConfigStore.instance().store(group="hydra/launcher", name="vectorized", node=VectorizedLauncherConf,
-                             provider="mer_lightning")
+ConfigStore.instance().store(
+    group="hydra/launcher", name="vectorized", node=VectorizedLauncherConf, provider="mer_lightning"
+)
 
 
 class VectorizedLauncher(Launcher):
@@ -81,8 +82,11 @@ class VectorizedLauncher(Launcher):
         for config in configs:
             log.info("\t#%d : %s", config.hydra.job.num, " ".join(filter_overrides(config.hydra.overrides.task)))
         prepared = [self._job(config, runner.prepare) for config in configs]
-        ready = [(config, result.return_value) for config, result in zip(configs, prepared)
-                 if result.status == JobStatus.COMPLETED]
+        ready = [
+            (config, result.return_value)
+            for config, result in zip(configs, prepared)
+            if result.status == JobStatus.COMPLETED
+        ]
         try:
             runner.fit([fold for _, fold in ready])
         except Exception as error:  # every fold of the group failed with it
@@ -90,12 +94,18 @@ class VectorizedLauncher(Launcher):
             finished = {id(fold): self._job(config, _raise(error)) for config, fold in ready}
         else:
             finished = {id(fold): self._job(config, lambda _, fold=fold: runner.finish(fold)) for config, fold in ready}
-        return [finished[id(result.return_value)] if result.status == JobStatus.COMPLETED else result
-                for result in prepared]
+        return [
+            finished[id(result.return_value)] if result.status == JobStatus.COMPLETED else result for result in prepared
+        ]
 
     def _job(self, config: DictConfig, function: Callable[[DictConfig], Any]) -> JobReturn:
-        return run_job(hydra_context=self.hydra_context, task_function=function, config=config,
-                       job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+        return run_job(
+            hydra_context=self.hydra_context,
+            task_function=function,
+            config=config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
 
 
 def _raise(error: Exception) -> Callable[[DictConfig], Any]:

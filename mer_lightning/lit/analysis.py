@@ -121,8 +121,11 @@ class ResponseMaps(pl.Callback):
         """(class, stage, one-clip batch) for the first clip of each class found, looking in `stages` in order.
 
         Reads the stages' stored tensors, not their loaders, so a training clip is shown un-augmented."""
-        loaders = {"test": datamodule.test_dataloader, "train": datamodule.train_dataloader,
-                   "val": datamodule.val_dataloader}
+        loaders = {
+            "test": datamodule.test_dataloader,
+            "train": datamodule.train_dataloader,
+            "val": datamodule.val_dataloader,
+        }
         examples = []
         for label in range(num_classes):
             for stage in self.stages:
@@ -146,12 +149,21 @@ class ResponseMaps(pl.Callback):
             if self.compare_weights:
                 return load_weights(net, self.compare_weights)
             baseline = ClassificationTask(
-                net, task.input_keys, task.class_names, task.optimizer_factory, task.scheduler_factory,
+                net,
+                task.input_keys,
+                task.class_names,
+                task.optimizer_factory,
+                task.scheduler_factory,
                 copy.deepcopy(task.loss).train(),
             )
             pl.Trainer(
-                max_epochs=self.compare_epochs, accelerator="cpu" if task.device.type == "cpu" else "auto", devices=1,
-                logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                max_epochs=self.compare_epochs,
+                accelerator="cpu" if task.device.type == "cpu" else "auto",
+                devices=1,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
             ).fit(baseline, train_dataloaders=datamodule.train_dataloader())
         return net
 
@@ -180,8 +192,10 @@ class ResponseMaps(pl.Callback):
                 )
             if baseline is not None:
                 theirs = capture_responses(baseline, inputs, self.compare_layers)
-                rows = [(f"{task.net.__class__.__name__} {layer}", responses[layer][0].cpu())
-                        for layer in self.panels[self.compare_panel]]
+                rows = [
+                    (f"{task.net.__class__.__name__} {layer}", responses[layer][0].cpu())
+                    for layer in self.panels[self.compare_panel]
+                ]
                 rows += [(f"{self.compare_name} {layer}", theirs[layer][0].cpu()) for layer in self.compare_layers]
                 self.artifacts[f"responses/compare_{_sanitize(self.compare_name)}/{name}.png"] = response_figure(
                     image, rows, f"{self.compare_panel} beside {self.compare_name}: {title}", self.max_channels

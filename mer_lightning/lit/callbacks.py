@@ -29,7 +29,9 @@ class TestEveryEpoch(pl.Callback):
         rows = []
         for batch in trainer.datamodule.test_dataloader():
             batch = pl_module.transfer_batch_to_device(batch, pl_module.device, 0)
-            rows.append({"clip_id": batch["clip_id"], "label": batch["label"], "prediction": pl_module(batch).argmax(1)})
+            rows.append(
+                {"clip_id": batch["clip_id"], "label": batch["label"], "prediction": pl_module(batch).argmax(1)}
+            )
         self.epochs.append({key: torch.cat([r[key] for r in rows]).cpu() for key in rows[0]})
         pl_module.train(was_training)
 

@@ -48,8 +48,9 @@ class ChooseOnValidation(ClassificationTask):
         metric: str = "uf1",
     ) -> None:
         if not isinstance(net, ChosenCombination):
-            raise ValueError(f"task=choose chooses the setting of a ChosenCombination net (models.fusion), got "
-                             f"{type(net).__name__}")
+            raise ValueError(
+                f"task=choose chooses the setting of a ChosenCombination net (models.fusion), got {type(net).__name__}"
+            )
         if metric not in METRICS:
             raise ValueError(f"task.metric must be one of {METRICS}, got {metric!r}")
         super().__init__(net, input_keys, class_names, optimizer, scheduler, loss)
@@ -83,6 +84,10 @@ class ChooseOnValidation(ClassificationTask):
         name = self.net.setting_name
         self.final_metrics.update({name: float(candidates[chosen]), f"val_{self.metric}": scores[chosen]})
         self.artifacts[CHOICE_TABLE] = pd.DataFrame(
-            {name: candidates.tolist(), f"val_{self.metric}": scores, "chosen": [i == chosen for i in range(len(scores))]}
+            {
+                name: candidates.tolist(),
+                f"val_{self.metric}": scores,
+                "chosen": [i == chosen for i in range(len(scores))],
+            }
         ).to_csv(index=False)
         self.log(f"val/{self.metric}", scores[chosen], rank_zero_only=True, sync_dist=False)

@@ -53,8 +53,9 @@ class ClassificationTask(Task):
     def on_validation_epoch_end(self) -> None:
         predictions = self._take("val")
         if predictions:
-            scores = metrics.scores(predictions["label"], predictions["probs"].argmax(1), self.num_classes,
-                                    present_only=True)
+            scores = metrics.scores(
+                predictions["label"], predictions["probs"].argmax(1), self.num_classes, present_only=True
+            )
             for name in ("uf1", "uar", "accuracy"):
                 self.log(f"val/{name}", scores[name], rank_zero_only=True, sync_dist=False)
 

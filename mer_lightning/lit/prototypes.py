@@ -72,7 +72,8 @@ class PrototypeTask(ClassificationTask):
         labels = torch.cat(labels)
         missing = sorted(set(range(self.num_classes)) - set(labels.tolist()))
         if missing:
-            log.warning("no training clip of classes %s: their prototypes are zero",
-                        [self.class_names[c] for c in missing])
+            log.warning(
+                "no training clip of classes %s: their prototypes are zero", [self.class_names[c] for c in missing]
+            )
         self.net.prototypes.copy_(class_prototypes(torch.cat(embeddings), labels, self.num_classes))
         self.train(training)

@@ -98,7 +98,9 @@ class Task(pl.LightningModule):
     def configure_optimizers(self):
         trainable = [p for p in self.parameters() if p.requires_grad]
         if not trainable:
-            raise ValueError(f"every parameter of {type(self.net).__name__} is frozen: nothing to train (freeze: {self.frozen})")
+            raise ValueError(
+                f"every parameter of {type(self.net).__name__} is frozen: nothing to train (freeze: {self.frozen})"
+            )
         optimizer = self.optimizer_factory(trainable)
         if self.scheduler_factory is None:
             return optimizer

@@ -30,15 +30,35 @@ from mer_lightning.lit.task import Task
 
 # Their update of a weight reads only that weight's gradient and state: one of them over stacked folds is K of them.
 ELEMENTWISE_OPTIMIZERS = (
-    torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop, torch.optim.Adagrad,
-    torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam, torch.optim.Adadelta,
+    torch.optim.Adam,
+    torch.optim.AdamW,
+    torch.optim.SGD,
+    torch.optim.RMSprop,
+    torch.optim.Adagrad,
+    torch.optim.Adamax,
+    torch.optim.NAdam,
+    torch.optim.RAdam,
+    torch.optim.Adadelta,
 )
 # Lightning runs these inside its training loop, which folds side by side replace; a task overriding one is refused.
 LOOP_HOOKS = (
-    "fit", "training_step", "configure_optimizers", "optimizer_step", "configure_gradient_clipping", "on_fit_start",
-    "on_fit_end", "on_train_start", "on_train_end", "on_train_epoch_start", "on_train_epoch_end",
-    "on_train_batch_start", "on_train_batch_end", "on_before_backward", "on_after_backward",
-    "on_before_optimizer_step", "on_before_zero_grad",
+    "fit",
+    "training_step",
+    "configure_optimizers",
+    "optimizer_step",
+    "configure_gradient_clipping",
+    "on_fit_start",
+    "on_fit_end",
+    "on_train_start",
+    "on_train_end",
+    "on_train_epoch_start",
+    "on_train_epoch_end",
+    "on_train_batch_start",
+    "on_train_batch_end",
+    "on_before_backward",
+    "on_after_backward",
+    "on_before_optimizer_step",
+    "on_before_zero_grad",
 )
 
 
@@ -62,8 +82,10 @@ def check_task(task: Task) -> None:
         )
     scheduler = getattr(task.scheduler_factory, "func", task.scheduler_factory)
     if scheduler is torch.optim.lr_scheduler.ReduceLROnPlateau:
-        raise NotVectorizable("scheduler ReduceLROnPlateau follows one monitored figure; folds side by side share "
-                              "one learning rate schedule")
+        raise NotVectorizable(
+            "scheduler ReduceLROnPlateau follows one monitored figure; folds side by side share "
+            "one learning rate schedule"
+        )
 
 
 @dataclass
@@ -132,8 +154,9 @@ class VectorizedFit:
     """Trains `tasks` (one per fold, one architecture, in train mode with their frozen parts as configured) for
     `max_epochs` on their `streams`, side by side, then writes each fold's final weights back into its task."""
 
-    def __init__(self, tasks: Sequence[Task], streams: Sequence[FoldStream], max_epochs: int,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, tasks: Sequence[Task], streams: Sequence[FoldStream], max_epochs: int, device: torch.device | str = "cpu"
+    ) -> None:
         if len(tasks) != len(streams) or not tasks:
             raise ValueError(f"one stream per task: {len(tasks)} tasks, {len(streams)} streams")
         for task in tasks:
@@ -228,8 +251,9 @@ class VectorizedFit:
                     self.buffers[name][index] = value
         return losses
 
-    def _objective(self, params: Mapping[str, torch.Tensor], buffers: Mapping[str, torch.Tensor],
-                   batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _objective(
+        self, params: Mapping[str, torch.Tensor], buffers: Mapping[str, torch.Tensor], batch: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         state = {f"task.{name}": value for name, value in (*params.items(), *buffers.items())}
         return functional_call(self.objective, state, (batch,), strict=True)
 
@@ -244,4 +268,3 @@ class VectorizedFit:
 def _leaf(value: torch.Tensor) -> torch.Tensor:
     """A stacked weight as a leaf of its own (trainable if the folds' weights were)."""
     return value.detach().requires_grad_(value.requires_grad)
-

@@ -101,7 +101,8 @@ class RegionEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5 or x.shape[1] != len(self.names):
             raise ValueError(
-                f"RegionEncoder built for {len(self.names)} regions {self.names} takes (N, {len(self.names)}, C, h, w), "
+                f"RegionEncoder built for {len(self.names)} regions {self.names} takes "
+                f"(N, {len(self.names)}, C, h, w), "
                 f"got {tuple(x.shape)}: do preprocessing.steps.regions.names and model.net.encoder.regions agree?"
             )
         return torch.cat([cnn(x[:, index]) for index, cnn in enumerate(self.regions.values())], dim=1)

@@ -41,8 +41,10 @@ def _why(error: Exception) -> str:
     text = str(error)
     unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", text)
     if unsupported:
-        return (f"holds objects other than tensors and plain containers ({unsupported.group(1)}), which are not "
-                "loaded: save the model's state_dict() alone")
+        return (
+            f"holds objects other than tensors and plain containers ({unsupported.group(1)}), which are not "
+            "loaded: save the model's state_dict() alone"
+        )
     if "central directory" in text or isinstance(error, EOFError):
         return "is cut short or damaged (not a whole PyTorch file)"
     return f"is not a PyTorch weights file ({type(error).__name__})"

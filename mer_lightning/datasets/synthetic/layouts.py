@@ -153,7 +153,8 @@ def write_casme_layout(root: str | Path, clips: Iterable[RenderedClip], settings
 
 
 def write_casme_sq_layout(root: str | Path, clips: Iterable[RenderedClip], settings: SyntheticSettings) -> Path:
-    """CAS(ME)^2: each subject's clips one after the other in one long video `rawpic/s{code}/{code}_{video}.../imgN.jpg`,
+    """CAS(ME)^2: each subject's clips one after the other in one long video
+    `rawpic/s{code}/{code}_{video}.../imgN.jpg`,
     every third clip a macro-expression; `CAS(ME)^2code_final.xlsx` without a header row (participant number,
     expression name, onset, apex, offset, AUs, emotion by valence, type, self-report) and its naming-rule tabs."""
     root = Path(root)
