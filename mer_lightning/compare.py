@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 
-from mer_lightning import console
 from mer_lightning.reports import compare_predictions
-from mer_lightning.summarize import store_arguments
-from mer_lightning.tracking import Tracker, comparison_title
+from mer_lightning.summarize import reading_store, store_arguments
+from mer_lightning.tracking import comparison_title
 
 
 def main() -> None:
@@ -29,14 +27,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     store_arguments(parser)
     args = parser.parse_args()
-    console.quiet()
-    try:
-        tracker = Tracker(args.tracking_uri, args.experiment, create=False)
-        print(tracker.describe())
+    with reading_store(args, "mer-compare", (LookupError, ValueError)) as tracker:
         (table_a, name_a), (table_b, name_b) = (tracker.pooled_predictions(s) for s in (args.sweep_a, args.sweep_b))
         comparison = compare_predictions(table_a, table_b, args.resamples, args.permutations, args.seed)
-    except (LookupError, ValueError) as error:
-        sys.exit(f"mer-compare: {error}")
     print(comparison.report(name_a, name_b))
     report = json.loads(
         json.dumps(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from mer_lightning import console, store, ui
 from mer_lightning.reports import Summary
@@ -36,6 +38,21 @@ def store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", default=store.EXPERIMENT)
 
 
+@contextmanager
+def reading_store(
+    args: argparse.Namespace, command: str, errors: tuple[type[Exception], ...] = (LookupError,)
+) -> Iterator[Tracker]:
+    """The store a reading command was given (`store_arguments`) or finds, said on the console; an unknown store or
+    sweep, or one of `errors`, ends the command with one line naming it (no traceback)."""
+    console.quiet()
+    try:
+        tracker = Tracker(args.tracking_uri, args.experiment, create=False)
+        print(tracker.describe())
+        yield tracker
+    except errors as error:
+        sys.exit(f"{command}: {error}")
+
+
 def summarize_sweep(tracker: Tracker, sweep_id: str) -> Summary:
     """Closes the sweep's stale runs, then rebuilds its summary (closing it when the sweep's process is gone)."""
     closed = tracker.close_stale(sweep_id)
@@ -55,13 +72,8 @@ def main() -> None:
     parser.add_argument("sweep_id")
     store_arguments(parser)
     args = parser.parse_args()
-    console.quiet()
-    try:
-        tracker = Tracker(args.tracking_uri, args.experiment, create=False)
-        print(tracker.describe())
+    with reading_store(args, "mer-summarize") as tracker:
         summary = summarize_sweep(tracker, args.sweep_id)
-    except LookupError as error:
-        sys.exit(f"mer-summarize: {error}")
     print_summary(tracker, args.sweep_id, summary)
     sys.exit(0 if summary.complete else 1)
 

@@ -10,14 +10,12 @@ its folds).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 import pandas as pd
 
-from mer_lightning import console
 from mer_lightning.reports import comparison_table
-from mer_lightning.summarize import store_arguments
+from mer_lightning.summarize import reading_store, store_arguments
 from mer_lightning.tracking import Tracker
 
 
@@ -41,13 +39,8 @@ def main() -> None:
     parser.add_argument("ids", nargs="+", metavar="MULTIRUN_OR_SWEEP_ID")
     store_arguments(parser)
     args = parser.parse_args()
-    console.quiet()
-    try:
-        tracker = Tracker(args.tracking_uri, args.experiment, create=False)
-        print(tracker.describe())
+    with reading_store(args, "mer-table") as tracker:
         print_comparison(tracker, args.ids)
-    except LookupError as error:
-        sys.exit(f"mer-table: {error}")
 
 
 if __name__ == "__main__":
