@@ -82,6 +82,9 @@ def commands(subjects: list[str], epochs: int, threads: int | None) -> dict[str,
         f"protocol.test_subject={','.join(subjects)}",
         f"trainer.max_epochs={epochs}",
         *([f"threads={threads}"] if threads else []),
+        # every round trains: the same command in the same root would otherwise resume the sweep it ran before, whose
+        # folds all finished, and run none
+        "hydra.sweeper.resume=false",
     ]
     return {
         "sweep": sweep,
@@ -99,16 +102,20 @@ def commands(subjects: list[str], epochs: int, threads: int | None) -> dict[str,
     }
 
 
-def timed(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Wall and CPU seconds and peak memory (MB, the process and its children's largest) of one whole process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    error = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
+def timed(command: list[str], env: dict[str, str], folds: int | None = None) -> dict[str, float]:
+    """Wall and CPU seconds and peak memory (MB, the process and its children's largest) of one whole process; with
+    `folds`, a sweep that did not train every one of them (a resumed one, say) is an error, not a fast run."""
+    with tempfile.TemporaryFile() as output:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        output.seek(0)
+        text = output.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{error[-3000:]}")
+        raise RuntimeError(f"{' '.join(command)} failed:\n{text[-3000:]}")
+    if folds is not None and f"fold {folds}/{folds} done" not in text:
+        raise RuntimeError(f"{' '.join(command)} did not train its {folds} folds; it printed:\n{text[-3000:]}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "memory": usage.ru_maxrss / 1024}
 
 
@@ -153,7 +160,8 @@ def main() -> None:
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for epochs in (short, long):
                 for name in order:
-                    figures[name, epochs].append(timed(commands(subjects, epochs, args.threads)[name], env))
+                    trained = None if name == "plain loop" else len(subjects)
+                    figures[name, epochs].append(timed(commands(subjects, epochs, args.threads)[name], env, trained))
             print(f"round {round_ + 1} done; load average {os.getloadavg()[0]:.2f}", flush=True)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
     print(f"{'':12} {'epochs':>6} {'wall s, median [min-max]':>26} {'CPU s, median [min-max]':>26} {'peak MB':>8}")
