@@ -62,7 +62,7 @@ CONFIG = "config.yaml"
 # Opens the experiment in the MLflow UI's training-runs view (MLflow 3 guesses, and may show the GenAI one).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 # The tags that say what a run is, beside its sweep and fold.
-DESCRIPTION_TAGS = ("mer.dataset", "mer.model", "mer.protocol", "mer.overrides")
+DESCRIPTION_TAGS = ("mer.experiment", "mer.dataset", "mer.model", "mer.protocol", "mer.overrides")
 WEIGHTS = "weights.pt"
 WEIGHT_DIGESTS = "weight_digests.json"
 SPLIT = "split.json"
@@ -95,10 +95,27 @@ def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def description_tags(choices: Mapping[str, Any], model: str) -> dict[str, str]:
+    """What a fold or sweep ran, from its Hydra job's config-group choices: `mer.dataset`, `mer.model` (the model
+    config's name), `mer.protocol`, and `mer.experiment` when an experiment was chosen."""
+    tags = {
+        "mer.dataset": str(choices.get("dataset")),
+        "mer.model": model,
+        "mer.protocol": str(choices.get("protocol")),
+    }
+    return {**({"mer.experiment": str(choices["experiment"])} if choices.get("experiment") else {}), **tags}
+
+
+def method_name(tags: Mapping[str, str]) -> str:
+    """What a run list should show first: the experiment when one was chosen (`metammfnet_micro`; its model,
+    `prototypes`, is shared by three), else the model."""
+    return tags.get("mer.experiment") or tags.get("mer.model", "?")
+
+
 def sweep_title(tags: Mapping[str, str], folds: int, sweep_id: str) -> str:
-    """A summary run's name, what a person scans the run list for: `resnet18 on casme2, loso (26 folds) SWEEP_ID`
-    (a re-test says which sweep it re-tests)."""
-    what = f"{tags.get('mer.model', '?')} on {tags.get('mer.dataset', '?')}, {tags.get('mer.protocol', '?')}"
+    """A summary run's name, what a person scans the run list for: `resnet18 on casme2, loso (26 folds) SWEEP_ID`,
+    `metammfnet_micro on synthetic, loso (8 folds) SWEEP_ID` (a re-test says which sweep it re-tests)."""
+    what = f"{method_name(tags)} on {tags.get('mer.dataset', '?')}, {tags.get('mer.protocol', '?')}"
     retest = f", re-test of {tags['mer.from_sweep']}" if tags.get("mer.from_sweep") else ""
     return f"{what} ({folds} fold{'s' if folds != 1 else ''}{retest}) {sweep_id}"
 

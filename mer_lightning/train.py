@@ -41,7 +41,7 @@ from mer_lightning.records import FoldFolder, StageRecord
 from mer_lightning.reports import fold_scores, predictions_table
 from mer_lightning.stages import Handover, hand_over, module_digests, save_weights
 from mer_lightning.store_check import StoreError
-from mer_lightning.tracking import Tracker
+from mer_lightning.tracking import Tracker, description_tags, method_name
 
 log = logging.getLogger(__name__)
 # A stage's entry for these replaces the fold's (they come from config groups); for the settings it is merged over.
@@ -113,11 +113,7 @@ def fold_run(cfg: DictConfig, tags: Mapping[str, str] | None = None, identity: s
         torch.set_num_threads(cfg.threads)
     if tags is None:
         choices = HydraConfig.get().runtime.choices
-        tags = {
-            "mer.dataset": str(choices.get("dataset")),
-            "mer.model": str(cfg.model.name),
-            "mer.protocol": str(choices.get("protocol")),
-        }
+        tags = description_tags(choices, str(cfg.model.name))
     # Resolved once, so that a stage's config, taken out of the whole, keeps every value it interpolated.
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     identity = identity or fold_hash(OmegaConf.to_container(cfg))
@@ -248,7 +244,7 @@ class FoldRun:
     def _announce(self) -> None:
         progress = self._store("reading the sweep's progress", self.tracker.sweep_progress)
         where = f"fold {progress.done + 1}/{progress.total}" if progress else "fold"
-        log.info("%s: %s (%s on %s)", where, self.fold, self.cfg.model.name, self.tags.get("mer.dataset"))
+        log.info("%s: %s (%s on %s)", where, self.fold, method_name(self.tags), self.tags.get("mer.dataset"))
 
     def _report(self, scores: dict) -> None:
         figures = f"UF1 {scores['uf1']:.4f}  UAR {scores['uar']:.4f}  accuracy {scores['accuracy']:.4f}"
@@ -306,7 +302,7 @@ class FoldRun:
             "fold": self.fold,
             "config_hash": self.identity,
             "tags": tags,
-            "run_name": f"{self.cfg.model.name} {self.fold}",
+            "run_name": f"{method_name(self.tags)} {self.fold}",
             "stages": [
                 {"name": s.name, "index": i, "run_name": f"{s.cfg.model.name} {self.fold} {s.name}".rstrip()}
                 for i, s in enumerate(self.stages)

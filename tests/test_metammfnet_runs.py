@@ -33,6 +33,10 @@ def test_a_metammfnet_sweep_chooses_alpha_on_validation_subjects_and_records_bot
     client = store(tmp_path)
     (summary,), (fold,) = runs(client, "summary"), runs(client, "fold")
     stages = {s.data.tags["mer.stage"]: s for s in runs(client, "stage")}
+    # the run list names the experiment (its model, `prototypes`, is shared by the ablations)
+    assert summary.info.run_name.startswith("metammfnet on synthetic, loso (1 fold) ")
+    assert fold.info.run_name == "metammfnet sub02" and fold.data.tags["mer.experiment"] == "metammfnet"
+    assert summary.data.tags["mer.experiment"] == "metammfnet" and summary.data.tags["mer.model"] == "prototypes"
     assert fold.data.tags["mer.stages"] == "micro,macro_pretrain,macro,fusion" and set(stages) == {
         "micro",
         "macro_pretrain",

@@ -335,8 +335,11 @@ def _check_given_weights(configs: Mapping[str, DictConfig]) -> None:
 
 
 def _describe(config: DictConfig) -> str:
+    from mer_lightning.tracking import description_tags, method_name
+
     choices = config.hydra.runtime.choices
-    return f"{config.model.name} on {choices.get('dataset')}, {choices.get('protocol')}"
+    what = method_name(description_tags(choices, config.model.name))
+    return f"{what} on {choices.get('dataset')}, {choices.get('protocol')}"
 
 
 def _sweep_params(config: DictConfig, tracker) -> dict:
@@ -352,11 +355,10 @@ def _sweep_tags(config: DictConfig, overrides: tuple[str, ...]) -> dict[str, str
     if config.get("from_sweep"):
         tags = _store(config).sweep_tags(str(config.from_sweep))
         return {**tags, "mer.from_sweep": str(config.from_sweep)}
-    choices = config.hydra.runtime.choices
+    from mer_lightning.tracking import description_tags
+
     return {
-        "mer.dataset": str(choices.get("dataset")),
-        "mer.model": str(config.model.name),
-        "mer.protocol": str(choices.get("protocol")),
+        **description_tags(config.hydra.runtime.choices, str(config.model.name)),
         "mer.overrides": " ".join(overrides),
     }
 
