@@ -58,6 +58,16 @@ def run_cli(
     return result
 
 
+def write_tiny_set(root: Path) -> subprocess.CompletedProcess:
+    """`mer-synth` writes TINY_SET's synthetic set where a run under MER_ROOT=root reads it (root/data/synthetic), for
+    a test to damage before training."""
+    flags = []
+    for setting in TINY_SET:  # dataset.generator.clips_per_subject=6 -> --clips-per-subject 6
+        key, value = setting.removeprefix("dataset.generator.").split("=")
+        flags += [f"--{key.replace('_', '-')}", value]
+    return run_cli("mer_lightning.synth", str(root / "data" / "synthetic"), *flags, root=root)
+
+
 @pytest.fixture
 def tiny_overrides() -> list[str]:
     return list(TINY)

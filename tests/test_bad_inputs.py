@@ -19,7 +19,7 @@ from mer_lightning.datasets.synthetic.layouts import write_xlsx
 from mer_lightning.preprocess.images import read_image
 from mer_lightning.preprocess.sample import PreprocessError
 from mer_lightning.preprocess.steps import Landmarks, LoadFrames, LoadKeyFrames
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, write_tiny_set
 from tests.datasets.layouts import edit_sheet, reader, write
 from tests.preprocess.tiny_clips import write_clip
 
@@ -546,23 +546,7 @@ def test_the_command_line_tools_print_one_clean_message(tmp_path):
 
 @pytest.mark.slow
 def test_a_sweep_lists_its_failed_folds_with_their_clean_messages(tmp_path, tiny_overrides):
-    generated = run_cli(
-        "mer_lightning.synth",
-        str(tmp_path / "data" / "synthetic"),
-        "--subjects",
-        "3",
-        "--clips-per-subject",
-        "6",
-        "--min-frames",
-        "6",
-        "--max-frames",
-        "8",
-        "--height",
-        "64",
-        "--width",
-        "64",
-        root=tmp_path,
-    )
+    generated = write_tiny_set(tmp_path)
     assert generated.returncode == 0
     folder = tmp_path / "data" / "synthetic" / "CASME2_RAW_selected" / "sub02" / "EP01_01"
     for frame in folder.glob("img*.jpg"):  # every frame of one clip truncated: every fold reads it

@@ -20,7 +20,7 @@ import torch
 from mlflow import MlflowClient
 
 from mer_lightning.models import STSTNet
-from tests.conftest import REPO, TINY, run_cli
+from tests.conftest import REPO, TINY, run_cli, write_tiny_set
 from tests.test_sweep import artifact, runs, store
 
 EPOCHS = 4
@@ -399,23 +399,7 @@ def test_a_staged_fold_stopped_mid_stage_resumes_in_that_stage_without_redoing_t
 
 @pytest.mark.slow
 def test_on_error_skip_leaves_out_and_lists_every_faulty_clip(tmp_path):
-    run_cli(
-        "mer_lightning.synth",
-        str(tmp_path / "data" / "synthetic"),
-        "--subjects",
-        "3",
-        "--clips-per-subject",
-        "6",
-        "--min-frames",
-        "6",
-        "--max-frames",
-        "8",
-        "--height",
-        "64",
-        "--width",
-        "64",
-        root=tmp_path,
-    )
+    write_tiny_set(tmp_path)
     clips = tmp_path / "data" / "synthetic" / "CASME2_RAW_selected"
     # Clips the default scheme keeps (not "others"), of three subjects.
     missing, linked, damaged = clips / "sub01" / "EP01_02", clips / "sub02" / "EP01_01", clips / "sub03" / "EP01_01"
