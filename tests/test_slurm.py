@@ -194,6 +194,28 @@ def test_folds_on_slurm_log_to_the_tracking_server_with_ddp_inside_each_fold(
     assert not (tmp_path / "mlruns" / "mlflow.db").exists()
 
 
+def start_slurm_sweep(root: Path, output: Path, *overrides: str) -> subprocess.Popen:
+    """`mer-train -m hydra/launcher=slurm` (one CPU, one thread per fold job) started in the background, for a test
+    that acts on its jobs while it runs; what it prints goes to `output`."""
+    with output.open("w") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mer_lightning.train",
+                "-m",
+                "hydra/launcher=slurm",
+                "hydra.launcher.cpus_per_task=1",
+                "threads=1",
+                *overrides,
+            ],
+            cwd=REPO,
+            env=cli_env(root),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def wait_for(path: Path, process: subprocess.Popen, seconds: float = 300) -> str:
     """The SLURM job id (ARRAY_TASK) a stalled fold wrote to its marker."""
     deadline = time.monotonic() + seconds
@@ -215,28 +237,16 @@ def test_folds_slurm_cancels_or_times_out_are_recorded_failed_with_the_reason_an
     markers.mkdir()
     stall = f"+callbacks.stall={{_target_:tests.toy_callbacks.StallOn,subjects:[sub02,sub03],marker_dir:'{markers}'}}"
     output = tmp_path / "sweep.log"
-    with output.open("w") as log:
-        sweep = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mer_lightning.train",
-                "-m",
-                "hydra/launcher=slurm",
-                f"hydra.launcher.partition={partition}",
-                "hydra.launcher.cpus_per_task=1",
-                "hydra.launcher.timeout_min=10",
-                "hydra.launcher.array_parallelism=2",
-                *tiny_overrides,
-                "dataset.generator.subjects=4",
-                "threads=1",
-                stall,
-            ],
-            cwd=REPO,
-            env=cli_env(tmp_path),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    sweep = start_slurm_sweep(
+        tmp_path,
+        output,
+        f"hydra.launcher.partition={partition}",
+        "hydra.launcher.timeout_min=10",
+        "hydra.launcher.array_parallelism=2",
+        *tiny_overrides,
+        "dataset.generator.subjects=4",
+        stall,
+    )
     try:
         cancelled = wait_for(markers / "sub02", sweep)
         array = cancelled.split("_")[0]
@@ -294,27 +304,15 @@ def test_a_pre_empted_fold_is_requeued_and_resumes_from_its_last_epoch(tmp_path,
     )  # holds the fold as its third epoch starts, once
     epochs = [o for o in tiny_overrides if not o.startswith("trainer.max_epochs")] + ["trainer.max_epochs=4"]
     output = tmp_path / "sweep.log"
-    with output.open("w") as log:
-        sweep = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mer_lightning.train",
-                "-m",
-                "hydra/launcher=slurm",
-                f"hydra.launcher.partition={partition}",
-                "hydra.launcher.cpus_per_task=1",
-                "hydra.launcher.timeout_min=20",
-                *epochs,
-                "protocol.test_subject=sub02",
-                "threads=1",
-                hold,
-            ],
-            cwd=REPO,
-            env=cli_env(tmp_path),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # a time limit of 20 min: submitit takes a signal after min(80 %, limit - 10 min) of it for a time-out,
+    sweep = start_slurm_sweep(
+        tmp_path,
+        output,
+        f"hydra.launcher.partition={partition}",
+        "hydra.launcher.timeout_min=20",
+        *epochs,
+        "protocol.test_subject=sub02",
+        hold,
+    )  # a time limit of 20 min: submitit takes a signal after min(80 %, limit - 10 min) of it for a time-out,
     # which slurm.yaml's max_num_timeout=0 does not requeue
     job = ""
     try:
