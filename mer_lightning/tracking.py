@@ -159,10 +159,11 @@ class TrainedFold(NamedTuple):
 
 
 class SweepRun(NamedTuple):
-    """A sweep found in the store: its id and its summary run."""
+    """A sweep found in the store: its id, its summary run and the multirun it was first run in."""
 
     sweep_id: str
     run_id: str
+    multirun: str
 
 
 class StageLogger(Logger):
@@ -501,7 +502,10 @@ class Tracker:
             order_by=["attributes.start_time DESC"],
             max_results=1,
         )
-        return SweepRun(found[0].data.tags["mer.sweep_id"], found[0].info.run_id) if found else None
+        if not found:
+            return None
+        tags = found[0].data.tags
+        return SweepRun(tags["mer.sweep_id"], found[0].info.run_id, tags.get("mer.multirun", tags["mer.sweep_id"]))
 
     def take_over(self, sweep: SweepRun) -> list[str]:
         """Resumes a sweep in this process: refused while the process that ran it still runs here; its runs left

@@ -176,8 +176,7 @@ class FoldSweeper(Sweeper):
         config = self._load(rest)
         found = tracker.find_sweep(identity) if self.resume else None
         if found:
-            sweep_id, sweep_run_id = found
-            multirun = tracker.client.get_run(sweep_run_id).data.tags.get("mer.multirun", sweep_id)
+            sweep_id, sweep_run_id, multirun = found
             closed = tracker.take_over(found)
             if closed:
                 log.warning(
